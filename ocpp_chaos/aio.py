@@ -1,0 +1,37 @@
+"""asyncio helpers shared by every part that does IO."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import structlog
+
+T = TypeVar("T")
+
+_tasks: set[asyncio.Task[Any]] = set()
+_log = structlog.get_logger("ocpp_chaos.aio")
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+    """Start a named task and keep a reference to it until it ends.
+
+    A bare `asyncio.create_task()` result can be garbage-collected mid-flight,
+    and an exception in it is only reported when it is collected: here it is
+    logged when the task ends.
+    """
+    task = asyncio.create_task(coro, name=name)  # noqa: TID251 - the one allowed place
+    _tasks.add(task)
+    task.add_done_callback(_done)
+    return task
+
+
+def _done(task: asyncio.Task[Any]) -> None:
+    _tasks.discard(task)
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        _log.error("task_failed", task=task.get_name(), error=repr(exc), exc_info=exc)
+
