@@ -1,0 +1,1 @@
+"""Test helpers shipped with the package: raw recording peers and ocpp-library chargers."""

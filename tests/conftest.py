@@ -1,0 +1,49 @@
+"""Fixtures shared by the test suite. Every server binds 127.0.0.1 port 0 and is stopped here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import structlog
+
+from ocpp_chaos.proxy import ProxyConfig, ProxyServer
+from ocpp_chaos.testing.raw import RawServer
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs() -> None:
+    logging.getLogger("ocpp").setLevel(logging.WARNING)
+    structlog.reset_defaults()
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        cache_logger_on_first_use=False,
+    )
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[RawServer]:
+    async with RawServer() as server:
+        yield server
+
+
+ProxyFactory = Callable[..., Awaitable[ProxyServer]]
+
+
+@pytest.fixture
+async def make_proxy() -> AsyncIterator[ProxyFactory]:
+    """Start proxies on port 0; all are stopped at teardown."""
+    proxies: list[ProxyServer] = []
+
+    async def make(upstream: str, **kwargs: Any) -> ProxyServer:
+        proxy = ProxyServer(ProxyConfig(upstream=upstream, listen_port=0, **kwargs))
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        await proxy.stop()
