@@ -268,7 +268,7 @@ def _dumps(value: Any) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
-        # A lone surrogate (parsed from a "\\ud800" escape) has no UTF-8 form: escape it.
+        # A lone surrogate (parsed from a "\ud800" escape) has no UTF-8 form: escape it.
         return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
