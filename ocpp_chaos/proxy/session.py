@@ -199,6 +199,18 @@ class Session:
         return self.csms_ws, self.charger_ws
 
     async def _pump(self, direction: Direction) -> None:
+        try:
+            await self._relay(direction)
+        except Exception as exc:
+            # A bug of ours, or garbage that got past aiohttp: end this session
+            # only, and tell both peers with 1011 (internal error).
+            log.error("session_failed", direction=direction.value, error=repr(exc), exc_info=exc)
+            if not self.closing:
+                self.closing = True
+                self.closed_by, self.close_code, self.close_reason = "proxy", 1011, repr(exc)
+                await self._close_all(1011, "proxy internal error")
+
+    async def _relay(self, direction: Direction) -> None:
         src, dst = self._ends(direction)
         side = "charger" if direction is Direction.UP else "csms"
         monitor = self.monitor

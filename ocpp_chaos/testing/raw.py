@@ -57,10 +57,15 @@ class _Recorder:
 
 
 async def _read_loop(
-    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse, rec: _Recorder, pong: bool
+    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    rec: _Recorder,
+    pong: bool,
+    gate: asyncio.Event | None = None,
 ) -> None:
     try:
         while True:
+            if gate is not None:
+                await gate.wait()
             msg = await ws.receive()
             if msg.type in _OPCODES:
                 rec.frames.append((_OPCODES[msg.type], bytes(msg.data)))
@@ -138,7 +143,11 @@ class RawServer:
         pong: bool = True,
         ssl_context: ssl.SSLContext | None = None,
         host: str = "127.0.0.1",
+        read_gate: asyncio.Event | None = None,
     ) -> None:
+        """`read_gate`: when given, the server reads a frame only while the event is set
+        (a slow or stalled CSMS)."""
+        self.read_gate = read_gate
         self.protocols = list(protocols)
         self.choose = choose
         self.refuse_status = refuse_status
@@ -206,7 +215,7 @@ class RawServer:
         conn = RawConnection(request, ws)
         self.connections.append(conn)
         self._new.set()
-        await _read_loop(ws, conn.rec, self.pong)
+        await _read_loop(ws, conn.rec, self.pong, self.read_gate)
         return ws
 
 
