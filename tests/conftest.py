@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,10 @@ from ocpp_chaos.testing.raw import RawServer
 
 
 @pytest.fixture(autouse=True)
-def _quiet_logs() -> None:
+def _quiet_logs() -> Iterator[None]:
+    """Quiet structlog for each test, and undo whatever a CLI test configured."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     structlog.reset_defaults()
     structlog.configure(
@@ -22,6 +25,10 @@ def _quiet_logs() -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         cache_logger_on_first_use=False,
     )
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -1,0 +1,99 @@
+"""`ocpp-chaos proxy` as a user runs it: a real process, JSON logs, SIGINT, the tape."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+
+import pytest
+
+from ocpp_chaos.cli import main
+from ocpp_chaos.testing.raw import RawClient
+
+
+async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str, list[dict]]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ocpp_chaos", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    logs: list[dict] = []
+    async with asyncio.timeout(20):
+        while True:
+            line = await proc.stderr.readline()
+            assert line, f"proxy exited early: {logs}"
+            entry = json.loads(line)  # headless logs are JSON lines
+            logs.append(entry)
+            if entry["event"] == "proxy_listening":
+                return proc, entry["url"], logs
+
+
+async def _stop(proc: asyncio.subprocess.Process, logs: list[dict]) -> int:
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    async with asyncio.timeout(20):
+        rest = await proc.stderr.read()
+        code = await proc.wait()
+    logs.extend(json.loads(x) for x in rest.decode().splitlines() if x.strip())
+    return code
+
+
+async def test_proxy_process_relays_and_flushes_the_tape_on_ctrl_c(raw_server, tmp_path) -> None:
+    tape = tmp_path / "tape.jsonl"
+    proc, url, logs = await _start("proxy", "--listen", "127.0.0.1:0", "--upstream",
+                                   raw_server.url + "/csms", "--tape", str(tape), "--headless")
+    try:
+        client = await RawClient.connect(f"{url}/CP-CLI", protocols=["ocpp1.6"],
+                                         headers={"Authorization": "Basic Q1A6aHVudGVyMg=="})
+        frames = [("text", f'[2,"{i}","Heartbeat",{{}}]'.encode()) for i in range(200)]
+        await client.send_all(frames)
+        conn = (await raw_server.wait_connections(1))[0]
+        assert await conn.rec.wait_frames(200) == frames
+        code = await _stop(proc, logs)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0
+    await client.rec.wait_ended()
+    assert client.rec.close is not None and client.rec.close[0] == 1001
+    await conn.rec.wait_ended()
+    assert conn.rec.close is not None and conn.rec.close[0] == 1001
+    await client.aclose()
+    lines = [json.loads(x) for x in tape.read_text().splitlines()]
+    ups = [ln for ln in lines if ln.get("dir") == "up" and ln.get("opcode") == "text"]
+    assert [ln["text"] for ln in ups] == [d.decode() for _, d in frames]
+    events = {e["event"] for e in logs}
+    assert {"proxy_listening", "session_open", "session_closed", "tape_closed"} <= events
+    assert "hunter2" not in json.dumps(logs) and "Q1A6aHVudGVyMg==" not in json.dumps(logs)
+
+
+def test_help_lists_the_commands(capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("proxy", "csms", "demo"):
+        assert command in out
+
+
+def test_key_without_certificate_is_a_clear_error(tmp_path, capsys) -> None:
+    key = tmp_path / "k.pem"
+    key.write_text("x")
+    assert main(["proxy", "--headless", "--tls-key", str(key), "--listen", "127.0.0.1:0"]) == 2
+    assert "--tls-key needs --tls-cert" in capsys.readouterr().err
+
+
+def test_missing_certificate_file_is_a_clear_error(tmp_path, capsys) -> None:
+    assert main(["proxy", "--headless", "--tls-cert", str(tmp_path / "nope.pem"),
+                 "--listen", "127.0.0.1:0"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["nope", "127.0.0.1:99999", "host:"])
+def test_bad_listen_address(bad, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["proxy", "--listen", bad])
+    assert info.value.code == 2
