@@ -35,3 +35,11 @@ def _done(task: asyncio.Task[Any]) -> None:
     if exc is not None:
         _log.error("task_failed", task=task.get_name(), error=repr(exc), exc_info=exc)
 
+
+def bound_port(site: Any) -> int:
+    """The port an aiohttp `TCPSite` listens on (useful when it was asked for port 0)."""
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    if not sockets:
+        raise RuntimeError("the site is not listening")
+    return int(sockets[0].getsockname()[1])

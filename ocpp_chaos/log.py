@@ -20,14 +20,20 @@ import structlog
 
 __all__ = ["configure", "redact", "redact_text"]
 
-_SECRET_KEYS = re.compile(r"(authori[sz]ation|password|passwd|secret|token|api[_-]?key|cookie)",
-                          re.IGNORECASE)
+_SECRET_KEYS = re.compile(
+    r"(authori[sz]ation|password|passwd|secret|token|api[_-]?key|cookie)", re.IGNORECASE
+)
 _SECRET_TEXT = [
     # user:password@host in a URL
-    (re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@", re.IGNORECASE), r"\g<pre>***@"),
+    (
+        re.compile(r"(?P<pre>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@", re.IGNORECASE),
+        r"\g<pre>***@",
+    ),
     # Authorization header values
-    (re.compile(r"\b(?P<pre>(Basic|Bearer|Digest)\s+)[A-Za-z0-9+/=._~-]+", re.IGNORECASE),
-     r"\g<pre>***"),
+    (
+        re.compile(r"\b(?P<pre>(Basic|Bearer|Digest)\s+)[A-Za-z0-9+/=._~-]+", re.IGNORECASE),
+        r"\g<pre>***",
+    ),
 ]
 MASK = "***"
 
@@ -39,7 +45,9 @@ def redact_text(text: str) -> str:
     return text
 
 
-def redact(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: mask secret-looking keys and credentials inside strings."""
     for key, value in list(event_dict.items()):
         if _SECRET_KEYS.search(key):

@@ -21,7 +21,10 @@ def _quiet_logs() -> Iterator[None]:
     logging.getLogger("ocpp").setLevel(logging.WARNING)
     structlog.reset_defaults()
     structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.dev.ConsoleRenderer(colors=False)],
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         cache_logger_on_first_use=False,
     )

@@ -237,7 +237,10 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
             )
         if not isinstance(payload, dict):
             return _malformed(
-                raw, MalformedReason.BAD_PAYLOAD, "payload is not an object", unique_id=uid,
+                raw,
+                MalformedReason.BAD_PAYLOAD,
+                "payload is not an object",
+                unique_id=uid,
                 action=action,
             )
         if mtype is MessageType.CALL:
@@ -252,11 +255,14 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
         return CallResult(raw=raw, unique_id=uid, payload=payload)
     code, description, details = value[2], value[3], value[4]
     if not isinstance(code, str):
-        return _malformed(raw, MalformedReason.BAD_ERROR_CODE, "error code is not a string",
-                          unique_id=uid)
+        return _malformed(
+            raw, MalformedReason.BAD_ERROR_CODE, "error code is not a string", unique_id=uid
+        )
     if not isinstance(description, str) or not isinstance(details, dict):
         return _malformed(
-            raw, MalformedReason.BAD_PAYLOAD, "error description or details of the wrong type",
+            raw,
+            MalformedReason.BAD_PAYLOAD,
+            "error description or details of the wrong type",
             unique_id=uid,
         )
     cls = CallError if mtype is MessageType.CALLERROR else CallResultError
@@ -283,9 +289,17 @@ def serialise(message: Message) -> bytes:
     if message.raw or isinstance(message, Malformed):
         return message.raw
     if isinstance(message, Call | Send):
-        return _dumps([int(message.message_type), message.unique_id, message.action,
-                       message.payload])
+        return _dumps(
+            [int(message.message_type), message.unique_id, message.action, message.payload]
+        )
     if isinstance(message, CallResult):
         return _dumps([int(MessageType.CALLRESULT), message.unique_id, message.payload])
-    return _dumps([int(message.message_type), message.unique_id, message.code,
-                   message.description, message.details])
+    return _dumps(
+        [
+            int(message.message_type),
+            message.unique_id,
+            message.code,
+            message.description,
+            message.details,
+        ]
+    )

@@ -19,6 +19,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from ocpp_chaos.aio import bound_port
 from ocpp_chaos.log import redact_text
 from ocpp_chaos.proxy.mapping import (
     charger_id_of,
@@ -70,9 +71,7 @@ class ProxyConfig:
         """The TLS context for `wss://` towards the CSMS (system CAs unless `upstream_ca`)."""
         if not self.upstream.lower().startswith("wss:"):
             return True
-        ctx = ssl.create_default_context(
-            cafile=str(self.upstream_ca) if self.upstream_ca else None
-        )
+        ctx = ssl.create_default_context(cafile=str(self.upstream_ca) if self.upstream_ca else None)
         if self.upstream_cert is not None:
             ctx.load_cert_chain(
                 str(self.upstream_cert), str(self.upstream_key) if self.upstream_key else None
@@ -115,8 +114,13 @@ class ProxyServer:
         self.config = config
         self.sessions = SessionRegistry()
         self.observers: list[Observer] = []
-        self.totals = {"sessions": 0, "frames_up": 0, "frames_down": 0, "refused": 0,
-                       "unreachable": 0}
+        self.totals = {
+            "sessions": 0,
+            "frames_up": 0,
+            "frames_down": 0,
+            "refused": 0,
+            "unreachable": 0,
+        }
         self.tape: Tape | None = None
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -149,11 +153,13 @@ class ProxyServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.listen_host, cfg.listen_port, ssl_context=server_ssl)
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else cfg.listen_port
-        log.info("proxy_listening", url=self.url, upstream=redact_text(cfg.upstream),
-                 tape=str(cfg.tape) if cfg.tape else None)
+        self.port = bound_port(site)
+        log.info(
+            "proxy_listening",
+            url=self.url,
+            upstream=redact_text(cfg.upstream),
+            tape=str(cfg.tape) if cfg.tape else None,
+        )
 
     async def stop(self) -> None:
         """Close every session with 1001, stop listening and flush the tape."""
@@ -163,8 +169,9 @@ class ProxyServer:
         sessions = list(self.sessions)
         if sessions:
             log.info("proxy_closing_sessions", sessions=len(sessions))
-            await asyncio.gather(*(s.close(1001, "proxy shutting down") for s in sessions),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                *(s.close(1001, "proxy shutting down") for s in sessions), return_exceptions=True
+            )
         if self._runner is not None:
             await self._runner.cleanup()
         if self._client is not None:
@@ -198,8 +205,11 @@ class ProxyServer:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
-            return web.Response(status=426, text="ocpp-chaos proxy: WebSocket upgrade required\n",
-                                headers={"Upgrade": "websocket"})
+            return web.Response(
+                status=426,
+                text="ocpp-chaos proxy: WebSocket upgrade required\n",
+                headers={"Upgrade": "websocket"},
+            )
         if self._stopping:
             return web.Response(status=503, text="ocpp-chaos proxy: shutting down\n")
         raw_path = request.raw_path
@@ -210,7 +220,11 @@ class ProxyServer:
             return await self._relay(request, session_id, charger_id, raw_path, remote)
 
     async def _relay(
-        self, request: web.Request, session_id: str, charger_id: str, raw_path: str,
+        self,
+        request: web.Request,
+        session_id: str,
+        charger_id: str,
+        raw_path: str,
         remote: str | None,
     ) -> web.StreamResponse:
         cfg = self.config
@@ -233,13 +247,17 @@ class ProxyServer:
         except aiohttp.WSServerHandshakeError as exc:
             status = exc.status if exc.status and exc.status >= 400 else 502
             self.totals["refused"] += 1
-            log.warning("upstream_refused", status=exc.status, reason=exc.message,
-                        upstream=redact_text(url))
+            log.warning(
+                "upstream_refused", status=exc.status, reason=exc.message, upstream=redact_text(url)
+            )
             return web.Response(status=status, text=f"upstream CSMS answered {exc.status}\n")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.totals["unreachable"] += 1
-            log.error("upstream_unreachable", upstream=redact_text(url),
-                      error=redact_text(str(exc) or type(exc).__name__))
+            log.error(
+                "upstream_unreachable",
+                upstream=redact_text(url),
+                error=redact_text(str(exc) or type(exc).__name__),
+            )
             return web.Response(status=502, text="ocpp-chaos proxy: upstream CSMS unreachable\n")
 
         chosen = csms_ws.protocol

@@ -36,7 +36,8 @@ log = structlog.get_logger("ocpp_chaos.proxy")
 _SENDABLE = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014})
 _MAX_REASON = 123
 
-WS = web.WebSocketResponse | ClientWebSocketResponse
+# Frames are read undecoded (decode_text=False) on both sides.
+WS = web.WebSocketResponse[Any] | ClientWebSocketResponse[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +95,8 @@ class Session:
         *,
         session_id: str,
         charger_id: str,
-        charger_ws: web.WebSocketResponse,
-        csms_ws: ClientWebSocketResponse,
+        charger_ws: web.WebSocketResponse[Any],
+        csms_ws: ClientWebSocketResponse[Any],
         subprotocol: str | None,
         remote: str | None,
         path: str,
@@ -113,7 +114,9 @@ class Session:
         self.path = path
         self.upstream_url = upstream_url
         self.started_at = time.time()
-        self.monitor = SessionMonitor(session_id, charger_id, subprotocol, check_schema=check_schema)
+        self.monitor = SessionMonitor(
+            session_id, charger_id, subprotocol, check_schema=check_schema
+        )
         self._emit = emit
         self._close_timeout = close_timeout
         self.closing = False
@@ -125,8 +128,11 @@ class Session:
 
     async def run(self) -> None:
         """Relay until either side goes away; both connections are closed on return."""
-        self._emit(self._event("session_open", subprotocol=self.subprotocol, remote=self.remote,
-                               path=self.path))
+        self._emit(
+            self._event(
+                "session_open", subprotocol=self.subprotocol, remote=self.remote, path=self.path
+            )
+        )
         log.info("session_open", subprotocol=self.subprotocol, remote=self.remote)
         up = spawn(self._pump(Direction.UP), name=f"pump-up-{self.id}-{self.charger_id}")
         down = spawn(self._pump(Direction.DOWN), name=f"pump-down-{self.id}-{self.charger_id}")
@@ -150,8 +156,14 @@ class Session:
                 frames_up=stats.up.frames,
                 frames_down=stats.down.frames,
             )
-            self._emit(self._event("session_closed", by=self.closed_by, code=self.close_code,
-                                   reason=self.close_reason))
+            self._emit(
+                self._event(
+                    "session_closed",
+                    by=self.closed_by,
+                    code=self.close_code,
+                    reason=self.close_reason,
+                )
+            )
 
     async def close(self, code: int = 1001, reason: str = "proxy shutting down") -> None:
         """Close both sides with `code` (graceful shutdown)."""
@@ -222,8 +234,12 @@ class Session:
                 record = monitor.observe(direction, data, binary=mtype is WSMsgType.BINARY)
                 self._emit(record)
                 if record.reason is not None and record.kind == "malformed":
-                    log.info("malformed_frame", direction=direction.value, reason=record.reason,
-                             size=len(data))
+                    log.info(
+                        "malformed_frame",
+                        direction=direction.value,
+                        reason=record.reason,
+                        size=len(data),
+                    )
                 if not await self._send(dst, data, mtype):
                     return
             elif mtype is WSMsgType.PING or mtype is WSMsgType.PONG:
@@ -250,8 +266,12 @@ class Session:
                     if exc.code == 1009:
                         log.warning("frame_too_big", direction=direction.value, error=str(exc))
                     else:
-                        log.info("websocket_error", direction=direction.value, code=exc.code,
-                                 error=str(exc))
+                        log.info(
+                            "websocket_error",
+                            direction=direction.value,
+                            code=exc.code,
+                            error=str(exc),
+                        )
                     await self._close_all(sendable_code(exc.code), self.close_reason)
                 else:
                     self.close_code, self.close_reason = 1006, repr(exc)
@@ -277,6 +297,7 @@ class Session:
 
     async def _close_all(self, code: int, reason: str) -> None:
         message = reason.encode("utf-8")[:_MAX_REASON]
+
         async def one(ws: WS) -> None:
             try:
                 async with asyncio.timeout(self._close_timeout):

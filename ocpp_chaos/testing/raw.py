@@ -12,11 +12,12 @@ import asyncio
 import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from ocpp_chaos.aio import spawn
+from ocpp_chaos.aio import bound_port, spawn
 
 __all__ = ["Frame", "RawClient", "RawConnection", "RawServer"]
 
@@ -57,7 +58,7 @@ class _Recorder:
 
 
 async def _read_loop(
-    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,
+    ws: web.WebSocketResponse[Any] | aiohttp.ClientWebSocketResponse[Any],
     rec: _Recorder,
     pong: bool,
     gate: asyncio.Event | None = None,
@@ -74,8 +75,10 @@ async def _read_loop(
                     await ws.pong(msg.data)
             elif msg.type is WSMsgType.CLOSE:
                 rec.close = (msg.data, msg.extra or "")
-                await ws.close(code=msg.data if _sendable(msg.data) else 1000,
-                               message=(msg.extra or "").encode())
+                await ws.close(
+                    code=msg.data if _sendable(msg.data) else 1000,
+                    message=(msg.extra or "").encode(),
+                )
                 break
             elif msg.type is WSMsgType.CLOSING:
                 break
@@ -90,12 +93,14 @@ async def _read_loop(
 
 
 def _sendable(code: int | None) -> bool:
-    return code is not None and (code in {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011,
-                                          1012, 1013, 1014} or 3000 <= code <= 4999)
+    return code is not None and (
+        code in {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+        or 3000 <= code <= 4999
+    )
 
 
 class _Sender:
-    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+    ws: web.WebSocketResponse[Any] | aiohttp.ClientWebSocketResponse[Any]
 
     async def send(self, opcode: str, data: bytes) -> None:
         """Send one frame with the given opcode and exact bytes."""
@@ -170,9 +175,7 @@ class RawServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0, ssl_context=self.ssl_context)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = bound_port(site)
 
     async def stop(self) -> None:
         for conn in self.connections:
@@ -209,8 +212,14 @@ class RawServer:
             protocols: list[str] = [chosen] if chosen else []
         else:
             protocols = self.protocols
-        ws = web.WebSocketResponse(protocols=protocols, autoping=False, autoclose=False,
-                                   decode_text=False, max_msg_size=MAX, compress=False)
+        ws = web.WebSocketResponse(
+            protocols=protocols,
+            autoping=False,
+            autoclose=False,
+            decode_text=False,
+            max_msg_size=MAX,
+            compress=False,
+        )
         await ws.prepare(request)
         conn = RawConnection(request, ws)
         self.connections.append(conn)
@@ -222,8 +231,9 @@ class RawServer:
 class RawClient(_Sender):
     """A recording WebSocket client (a 'raw charger')."""
 
-    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse,
-                 pong: bool) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse[Any], pong: bool
+    ) -> None:
         self.session = session
         self.ws = ws
         self.protocol = ws.protocol
@@ -247,8 +257,14 @@ class RawClient(_Sender):
         session = aiohttp.ClientSession()
         try:
             ws = await session.ws_connect(
-                url, protocols=list(protocols), headers=headers, autoping=False,
-                autoclose=False, decode_text=False, max_msg_size=MAX, ssl=ssl_context,
+                url,
+                protocols=list(protocols),
+                headers=headers,
+                autoping=False,
+                autoclose=False,
+                decode_text=False,
+                max_msg_size=MAX,
+                ssl=ssl_context,
             )
         except BaseException:
             await session.close()
@@ -275,3 +291,4 @@ class RawClient(_Sender):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+

@@ -15,8 +15,12 @@ from ocpp_chaos.testing.raw import RawClient
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str, list[dict]]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ocpp_chaos", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "ocpp_chaos",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stderr is not None
     logs: list[dict] = []
@@ -42,11 +46,22 @@ async def _stop(proc: asyncio.subprocess.Process, logs: list[dict]) -> int:
 
 async def test_proxy_process_relays_and_flushes_the_tape_on_ctrl_c(raw_server, tmp_path) -> None:
     tape = tmp_path / "tape.jsonl"
-    proc, url, logs = await _start("proxy", "--listen", "127.0.0.1:0", "--upstream",
-                                   raw_server.url + "/csms", "--tape", str(tape), "--headless")
+    proc, url, logs = await _start(
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        raw_server.url + "/csms",
+        "--tape",
+        str(tape),
+        "--headless",
+    )
     try:
-        client = await RawClient.connect(f"{url}/CP-CLI", protocols=["ocpp1.6"],
-                                         headers={"Authorization": "Basic Q1A6aHVudGVyMg=="})
+        client = await RawClient.connect(
+            f"{url}/CP-CLI",
+            protocols=["ocpp1.6"],
+            headers={"Authorization": "Basic Q1A6aHVudGVyMg=="},
+        )
         frames = [("text", f'[2,"{i}","Heartbeat",{{}}]'.encode()) for i in range(200)]
         await client.send_all(frames)
         conn = (await raw_server.wait_connections(1))[0]
@@ -87,8 +102,19 @@ def test_key_without_certificate_is_a_clear_error(tmp_path, capsys) -> None:
 
 
 def test_missing_certificate_file_is_a_clear_error(tmp_path, capsys) -> None:
-    assert main(["proxy", "--headless", "--tls-cert", str(tmp_path / "nope.pem"),
-                 "--listen", "127.0.0.1:0"]) == 2
+    assert (
+        main(
+            [
+                "proxy",
+                "--headless",
+                "--tls-cert",
+                str(tmp_path / "nope.pem"),
+                "--listen",
+                "127.0.0.1:0",
+            ]
+        )
+        == 2
+    )
     assert "no such file" in capsys.readouterr().err
 
 

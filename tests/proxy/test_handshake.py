@@ -51,11 +51,12 @@ async def test_no_subprotocol_offered_none_forwarded(make_proxy, raw_server) -> 
 
 
 async def test_csms_picking_a_protocol_the_proxy_got_is_passed_on(make_proxy) -> None:
-    """A CSMS that chooses by its own preference: whatever it picks (from the offer) reaches the charger."""
+    """A CSMS that chooses by its own preference: its pick (from the offer) reaches the charger."""
     async with RawServer(choose=lambda offered: offered[-1] if offered else None) as server:
         proxy = await make_proxy(server.url)
-        async with await RawClient.connect(f"{proxy.url}/CP1",
-                                           protocols=["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]) as client:
+        async with await RawClient.connect(
+            f"{proxy.url}/CP1", protocols=["ocpp2.1", "ocpp2.0.1", "ocpp1.6"]
+        ) as client:
             assert client.protocol == "ocpp1.6"
 
 
@@ -135,16 +136,24 @@ async def test_authorization_and_end_to_end_headers_pass_hop_by_hop_do_not(
 @pytest.mark.parametrize(
     ("upstream_path", "charger_path", "expected"),
     [
-        ("/steve/websocket/CentralSystemService", "/ocpp/CP1",
-         "/steve/websocket/CentralSystemService/CP1"),
-        ("/steve/websocket/CentralSystemService/", "/CP1", "/steve/websocket/CentralSystemService/CP1"),
+        (
+            "/steve/websocket/CentralSystemService",
+            "/ocpp/CP1",
+            "/steve/websocket/CentralSystemService/CP1",
+        ),
+        (
+            "/steve/websocket/CentralSystemService/",
+            "/CP1",
+            "/steve/websocket/CentralSystemService/CP1",
+        ),
         ("", "/any/deep/prefix/CP%2F1", "/CP%2F1"),  # percent-encoding kept
         ("/ocpp", "/x/CP%20one?token=abc&x=1", "/ocpp/CP%20one?token=abc&x=1"),
         ("/ocpp?tenant=7", "/CP1?x=1", "/ocpp/CP1?tenant=7&x=1"),
     ],
 )
-async def test_path_and_query_mapping(make_proxy, raw_server, upstream_path, charger_path,
-                                      expected) -> None:
+async def test_path_and_query_mapping(
+    make_proxy, raw_server, upstream_path, charger_path, expected
+) -> None:
     proxy = await make_proxy(raw_server.url + upstream_path)
     async with await RawClient.connect(f"{proxy.url}{charger_path}"):
         conn = (await raw_server.wait_connections(1))[0]
@@ -153,14 +162,19 @@ async def test_path_and_query_mapping(make_proxy, raw_server, upstream_path, cha
 
 async def test_second_connection_of_a_charger_is_its_own_session(make_proxy, raw_server) -> None:
     proxy = await make_proxy(raw_server.url)
-    async with await RawClient.connect(f"{proxy.url}/CP1") as a, \
-            await RawClient.connect(f"{proxy.url}/CP1") as b:
+    async with (
+        await RawClient.connect(f"{proxy.url}/CP1") as a,
+        await RawClient.connect(f"{proxy.url}/CP1") as b,
+    ):
         conns = await raw_server.wait_connections(2)
         await a.send("text", b'[2,"a","Heartbeat",{}]')
         await b.send("text", b'[2,"b","Heartbeat",{}]')
         await conns[0].rec.wait_frames(1)
         await conns[1].rec.wait_frames(1)
-        assert {c.frames[0][1] for c in conns} == {b'[2,"a","Heartbeat",{}]', b'[2,"b","Heartbeat",{}]'}
+        assert {c.frames[0][1] for c in conns} == {
+            b'[2,"a","Heartbeat",{}]',
+            b'[2,"b","Heartbeat",{}]',
+        }
         sessions = proxy.sessions.by_charger("CP1")
         assert len(sessions) == 2
         assert len({s.id for s in sessions}) == 2

@@ -21,7 +21,9 @@ async def _pair(proxy, server: RawServer, charger_id: str = "CP1", **kw):
     return client, conn
 
 
-async def test_ping_from_charger_is_relayed_and_answered_by_the_csms(make_proxy, raw_server) -> None:
+async def test_ping_from_charger_is_relayed_and_answered_by_the_csms(
+    make_proxy, raw_server
+) -> None:
     proxy = await make_proxy(raw_server.url)
     client, conn = await _pair(proxy, raw_server)
     async with client:
@@ -30,7 +32,9 @@ async def test_ping_from_charger_is_relayed_and_answered_by_the_csms(make_proxy,
         assert await client.rec.wait_frames(1) == [("pong", b"are-you-there")]
 
 
-async def test_ping_from_csms_is_relayed_and_answered_by_the_charger(make_proxy, raw_server) -> None:
+async def test_ping_from_csms_is_relayed_and_answered_by_the_charger(
+    make_proxy, raw_server
+) -> None:
     proxy = await make_proxy(raw_server.url)
     client, conn = await _pair(proxy, raw_server)
     async with client:
@@ -123,11 +127,14 @@ async def test_registry_counts_pairs_and_checks(make_proxy, raw_server) -> None:
     proxy = await make_proxy(raw_server.url)
     client, conn = await _pair(proxy, raw_server, "CP-R", protocols=["ocpp1.6"])
     async with client:
-        await client.send("text", b'[2,"a","BootNotification",{"chargePointVendor":"V",'
-                                  b'"chargePointModel":"M"}]')
+        await client.send(
+            "text", b'[2,"a","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+        )
         await conn.rec.wait_frames(1)
-        await conn.send("text", b'[3,"a",{"status":"Accepted","currentTime":"2026-11-25T00:00:00Z",'
-                                b'"interval":300}]')
+        await conn.send(
+            "text",
+            b'[3,"a",{"status":"Accepted","currentTime":"2026-11-25T00:00:00Z","interval":300}]',
+        )
         await client.rec.wait_frames(1)
         await client.send("text", b'[2,"b","Heartbeat",{"unexpected":1}]')  # schema-invalid
         await client.send("text", b"garbage")
@@ -180,7 +187,9 @@ async def test_slow_csms_stalls_the_charger_instead_of_growing_memory(make_proxy
         await client.aclose()
 
 
-async def test_one_broken_session_never_touches_fifty_others(make_proxy, raw_server, monkeypatch) -> None:
+async def test_one_broken_session_never_touches_fifty_others(
+    make_proxy, raw_server, monkeypatch
+) -> None:
     proxy = await make_proxy(raw_server.url)
     good = [await _pair(proxy, raw_server, f"GOOD-{i:02d}") for i in range(50)]
 

@@ -22,7 +22,12 @@ def test_pairs_times_counts_and_checks() -> None:
     clock = Clock()
     m = SessionMonitor("s1", "CP1", "ocpp1.6", clock=clock, wall_clock=lambda: 1.7e9)
     r1 = m.observe(UP, b'[2,"a","Heartbeat",{}]')
-    assert (r1.kind, r1.action, r1.unique_id, r1.schema.label) == ("call", "Heartbeat", "a", "valid")
+    assert (r1.kind, r1.action, r1.unique_id, r1.schema.label) == (
+        "call",
+        "Heartbeat",
+        "a",
+        "valid",
+    )
     clock.now += 0.25
     r2 = m.observe(DOWN, b'[3,"a",{"currentTime":"2026-11-25T00:00:00.000Z"}]')
     assert r2.kind == "result" and r2.action == "Heartbeat" and r2.rtt == 0.25
@@ -48,8 +53,8 @@ def test_no_schema_for_unknown_subprotocol_or_when_off() -> None:
 
 def test_tape_line_keeps_exact_content() -> None:
     m = SessionMonitor("s1", "CP1", "ocpp2.0.1", wall_clock=lambda: 5.0)
-    text = m.observe(UP, "[2,\"1\",\"DataTransfer\",{\"vendorId\":\"⚡\"}]".encode()).to_json()
-    assert text["text"] == "[2,\"1\",\"DataTransfer\",{\"vendorId\":\"⚡\"}]"
+    text = m.observe(UP, '[2,"1","DataTransfer",{"vendorId":"⚡"}]'.encode()).to_json()
+    assert text["text"] == '[2,"1","DataTransfer",{"vendorId":"⚡"}]'
     assert text["dir"] == "up" and text["t"] == 5.0 and text["decision"] == "forward"
     bad = m.observe(DOWN, b"\xc3\x28").to_json()
     assert "text" not in bad and base64.b64decode(bad["b64"]) == b"\xc3\x28"

@@ -12,8 +12,12 @@ from ocpp_chaos.testing.raw import RawClient
 async def test_every_frame_is_on_the_tape_exactly(make_proxy, raw_server, tmp_path) -> None:
     path = tmp_path / "run.jsonl"
     proxy = await make_proxy(raw_server.url, tape=path)
-    sent_up = [("text", b'[2,"1","Heartbeat",{}]'), ("text", b"\xff bad utf-8"),
-               ("binary", b"\x00\x01"), ("text", "[2,\"2\",\"DataTransfer\",{\"vendorId\":\"é⚡\"}]".encode())]
+    sent_up = [
+        ("text", b'[2,"1","Heartbeat",{}]'),
+        ("text", b"\xff bad utf-8"),
+        ("binary", b"\x00\x01"),
+        ("text", '[2,"2","DataTransfer",{"vendorId":"é⚡"}]'.encode()),
+    ]
     async with await RawClient.connect(f"{proxy.url}/ocpp/CP-T", protocols=["ocpp1.6"]) as client:
         conn = (await raw_server.wait_connections(1))[0]
         await client.send_all(sent_up)

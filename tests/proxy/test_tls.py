@@ -33,7 +33,9 @@ def _client_ctx(ca: trustme.CA) -> ssl.SSLContext:
     return ctx
 
 
-async def test_wss_to_chargers_and_wss_upstream_with_client_certificate(ca, make_proxy, tmp_path) -> None:
+async def test_wss_to_chargers_and_wss_upstream_with_client_certificate(
+    ca, make_proxy, tmp_path
+) -> None:
     """Charger -wss-> proxy -wss (mutual TLS)-> CSMS, with frames intact both ways."""
     proxy_cert = ca.issue_cert("127.0.0.1")
     proxy_cert_pem = tmp_path / "proxy.pem"
@@ -51,12 +53,17 @@ async def test_wss_to_chargers_and_wss_upstream_with_client_certificate(ca, make
     async with RawServer(ssl_context=_server_ctx(ca, require_client_cert=True)) as server:
         assert server.url.startswith("wss://")
         proxy = await make_proxy(
-            server.url, tls_cert=proxy_cert_pem, tls_key=proxy_key_pem, upstream_ca=ca_pem,
-            upstream_cert=client_pem, upstream_key=client_key,
+            server.url,
+            tls_cert=proxy_cert_pem,
+            tls_key=proxy_key_pem,
+            upstream_ca=ca_pem,
+            upstream_cert=client_pem,
+            upstream_key=client_key,
         )
         assert proxy.url.startswith("wss://")
-        async with await RawClient.connect(f"{proxy.url}/CP-TLS",
-                                           ssl_context=_client_ctx(ca)) as client:
+        async with await RawClient.connect(
+            f"{proxy.url}/CP-TLS", ssl_context=_client_ctx(ca)
+        ) as client:
             conn = (await server.wait_connections(1))[0]
             await client.send("text", HB)
             await conn.send("text", b'[3,"1",{"currentTime":"2026-11-25T00:00:00.000Z"}]')

@@ -28,12 +28,26 @@ CORPUS_UP: list[Frame] = [
     # OCPP 1.6
     _t([2, "1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]),
     _t([2, "2", "Heartbeat", {}]),
-    ("text", b'[2, "3",  "StatusNotification" , {"connectorId":1,"errorCode":"NoError",'
-             b'"status":"Available"}]'),  # odd whitespace must survive
+    (
+        "text",
+        b'[2, "3",  "StatusNotification" , {"connectorId":1,"errorCode":"NoError",'
+        b'"status":"Available"}]',
+    ),  # odd whitespace must survive
     # OCPP 2.0.1
-    _t([2, "4", "TransactionEvent", {"eventType": "Started", "timestamp": "2026-11-25T10:00:00.000Z",
-                                     "triggerReason": "Authorized", "seqNo": 0,
-                                     "transactionInfo": {"transactionId": "tx-1"}}]),
+    _t(
+        [
+            2,
+            "4",
+            "TransactionEvent",
+            {
+                "eventType": "Started",
+                "timestamp": "2026-11-25T10:00:00.000Z",
+                "triggerReason": "Authorized",
+                "seqNo": 0,
+                "transactionInfo": {"transactionId": "tx-1"},
+            },
+        ]
+    ),
     # OCPP 2.1: CALLRESULTERROR and SEND
     _t([5, "5", "InternalError", "oops", {}]),
     _t([6, "6", "NotifyPeriodicEventStream", {"id": 1, "pending": 0, "basetime": "x", "data": []}]),
@@ -53,10 +67,18 @@ CORPUS_UP: list[Frame] = [
 ]
 
 CORPUS_DOWN: list[Frame] = [
-    _t([3, "1", {"status": "Accepted", "currentTime": "2026-11-25T10:00:00.000Z", "interval": 300}]),
+    _t(
+        [3, "1", {"status": "Accepted", "currentTime": "2026-11-25T10:00:00.000Z", "interval": 300}]
+    ),
     _t([2, "c1", "Reset", {"type": "Hard"}]),
-    _t([2, "c2", "RequestStartTransaction", {"idToken": {"idToken": "X", "type": "ISO14443"},
-                                             "remoteStartId": 1}]),
+    _t(
+        [
+            2,
+            "c2",
+            "RequestStartTransaction",
+            {"idToken": {"idToken": "X", "type": "ISO14443"}, "remoteStartId": 1},
+        ]
+    ),
     _t([4, "2", "FormationViolation", "bad", {"a": 1}]),
     ("text", b"not json at all"),
     ("text", b"\xc3\x28"),
@@ -90,14 +112,20 @@ async def test_corpus_is_relayed_byte_for_byte_in_order(raw_server: RawServer, m
     assert proxied[1] == direct[1]
 
 
-async def test_valid_text_corpus_through_websockets_peers(raw_server: RawServer, make_proxy) -> None:
+async def test_valid_text_corpus_through_websockets_peers(
+    raw_server: RawServer, make_proxy
+) -> None:
     """The same with a `websockets` charger: what it sends as text arrives as the same text."""
     from websockets.asyncio.client import connect
 
     proxy = await make_proxy(raw_server.url)
     texts = [d.decode() for op, d in CORPUS_UP if op == "text" and _is_utf8(d)]
-    async with connect(f"{proxy.url}/ocpp/CP-ws", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                       compression=None, max_size=None) as ws:
+    async with connect(
+        f"{proxy.url}/ocpp/CP-ws",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        compression=None,
+        max_size=None,
+    ) as ws:
         conn = (await raw_server.wait_connections(1))[0]
         for text in texts:
             await ws.send(text)
@@ -108,8 +136,10 @@ async def test_valid_text_corpus_through_websockets_peers(raw_server: RawServer,
         await conn.send_all(down)
         assert await ws.recv() == "réponse ⚡"
         assert await ws.recv() == b"\x01\x02"
-    assert got == [("text", t.encode()) for t in texts] + [("binary", b"\x00binary"),
-                                                            ("text", b"\xff\xfe")]
+    assert got == [("text", t.encode()) for t in texts] + [
+        ("binary", b"\x00binary"),
+        ("text", b"\xff\xfe"),
+    ]
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -124,7 +154,9 @@ def _is_utf8(data: bytes) -> bool:
 
 frames = st.lists(
     st.tuples(st.sampled_from(["text", "binary"]), st.binary(max_size=2048))
-    | st.tuples(st.just("text"), st.text(max_size=512).map(lambda s: s.encode("utf-8", "surrogatepass"))),
+    | st.tuples(
+        st.just("text"), st.text(max_size=512).map(lambda s: s.encode("utf-8", "surrogatepass"))
+    ),
     max_size=15,
 )
 
@@ -143,9 +175,13 @@ def relay_pair():
     loop.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(up=frames, down=frames)
-def test_random_frame_sequences_pass_unchanged(relay_pair, up: list[Frame], down: list[Frame]) -> None:
+def test_random_frame_sequences_pass_unchanged(
+    relay_pair, up: list[Frame], down: list[Frame]
+) -> None:
     loop, server, proxy = relay_pair
     got_up, got_down = loop.run_until_complete(
         asyncio.wait_for(exchange(server, proxy.url, up, down), timeout=30)
