@@ -26,7 +26,7 @@ from typing import Any
 
 from ocpp_chaos.frames import Malformed, MalformedReason, parse
 
-__all__ = ["ErrorReply", "error_code_for_version", "reply_to_malformed", "serialise_call_error"]
+__all__ = ["ErrorReply", "reply_to_malformed", "serialise_call_error"]
 
 _RESPONSE_TYPE_IDS = (3, 4, 5)
 UNKNOWN_UNIQUE_ID = "-1"
@@ -57,19 +57,6 @@ _CODES_2X = {
     MalformedReason.UNKNOWN_TYPE_ID: "MessageTypeNotSupported",
 }
 
-# The same error under its 1.6 and its 2.x spelling (the ocpp library uses the
-# 2.x spellings for every version).
-_SPELLING_16 = {
-    "FormatViolation": "FormationViolation",
-    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
-    "RpcFrameworkError": "FormationViolation",
-    "MessageTypeNotSupported": "ProtocolError",
-}
-_SPELLING_2X = {
-    "FormationViolation": "FormatViolation",
-    "OccurenceConstraintViolation": "OccurrenceConstraintViolation",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ErrorReply:
@@ -78,12 +65,6 @@ class ErrorReply:
     unique_id: str
     code: str
     description: str
-
-
-def error_code_for_version(code: str, version: str) -> str:
-    """`code` spelled as `version` ("1.6", "2.0.1", "2.1") names it."""
-    table = _SPELLING_16 if version == "1.6" else _SPELLING_2X
-    return table.get(code, code)
 
 
 def _type_id(raw: bytes) -> Any:
@@ -117,8 +98,8 @@ def reply_to_malformed(message: Malformed, version: str) -> ErrorReply | None:
         if type(type_id) is int and type_id in _RESPONSE_TYPE_IDS:
             return None
     codes = _CODES_16 if version == "1.6" else _CODES_2X
-    description = f"{message.reason.value}: {message.detail}" if message.detail else (
-        message.reason.value
+    description = (
+        f"{message.reason.value}: {message.detail}" if message.detail else (message.reason.value)
     )
     return ErrorReply(
         unique_id=unique_id if unique_id is not None else UNKNOWN_UNIQUE_ID,
@@ -132,6 +113,8 @@ def serialise_call_error(
 ) -> str:
     """The CALLERROR frame text."""
     return json.dumps(
-        [4, unique_id, code, description, details or {}], separators=(",", ":"),
-        ensure_ascii=False, default=str,
+        [4, unique_id, code, description, details or {}],
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )

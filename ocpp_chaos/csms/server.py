@@ -85,13 +85,12 @@ class ReferenceCSMS:
     def received_actions(self, charger_id: str | None = None) -> list[str]:
         """The actions of the CALLs received, of one charger or of all."""
         return [
-            r.action for r in self._ledger.received
+            r.action
+            for r in self._ledger.received
             if charger_id is None or r.charger_id == charger_id
         ]
 
-    async def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 5.0
-    ) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         """Poll `predicate` until it holds; raise TimeoutError after `timeout` seconds.
 
         Polling (every 10 ms) because the predicate may look at anything.
@@ -163,7 +162,8 @@ class ReferenceCSMS:
             if subprotocol in self.subprotocols:
                 return subprotocol
         raise NegotiationError(
-            "missing subprotocol" if not offered
+            "missing subprotocol"
+            if not offered
             else f"no supported subprotocol; expected one of {', '.join(self.subprotocols)}"
         )
 

@@ -29,9 +29,10 @@ from ocpp.v201 import call_result as call_result_201
 from ocpp.v201.enums import Action as Action201
 from websockets.exceptions import ConnectionClosed
 
-from ocpp_chaos.csms.errors import error_code_for_version, reply_to_malformed, serialise_call_error
+from ocpp_chaos.csms.errors import reply_to_malformed, serialise_call_error
 from ocpp_chaos.csms.records import Ledger, energy_wh, ocpp_timestamp
 from ocpp_chaos.frames import Call, CallError, CallResult, Malformed, parse
+from ocpp_chaos.frames.codes import error_code_for_version
 
 __all__ = ["SESSION_CLASSES", "CsmsSession", "Session16", "Session21", "Session201"]
 
@@ -89,8 +90,12 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
         message = parse(raw_msg, binary=isinstance(raw_msg, bytes))
         if isinstance(message, Call):
             self.ledger.record_call(self.id, self.version, message.action, message.payload)
-            log.debug("csms_call_received", charger_id=self.id, action=message.action,
-                      unique_id=message.unique_id)
+            log.debug(
+                "csms_call_received",
+                charger_id=self.id,
+                action=message.action,
+                unique_id=message.unique_id,
+            )
             await self._dispatch(message)
         elif isinstance(message, Malformed):
             await self._answer_malformed(message)
@@ -98,11 +103,16 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
             await self._take_response(message)
         elif self.version == "2.1":
             # CALLRESULTERROR or SEND: valid 2.1 messages that never get a reply.
-            log.info("csms_message_ignored", charger_id=self.id,
-                     message_type=message.message_type.name, unique_id=message.unique_id)
+            log.info(
+                "csms_message_ignored",
+                charger_id=self.id,
+                message_type=message.message_type.name,
+                unique_id=message.unique_id,
+            )
         else:
             await self._send_error(
-                message.unique_id, "MessageTypeNotSupported",
+                message.unique_id,
+                "MessageTypeNotSupported",
                 f"message type {int(message.message_type)} does not exist in OCPP {self.version}",
             )
 
@@ -113,7 +123,8 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
             code = "NotSupported" if known else "NotImplemented"
             log.info("csms_unknown_action", charger_id=self.id, action=message.action, code=code)
             await self._send_error(
-                message.unique_id, code,
+                message.unique_id,
+                code,
                 f"{message.action} is {'not supported' if known else 'not known'} by this CSMS",
             )
             return
@@ -127,17 +138,29 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
             await self._handle_call(library_call)
         except OCPPError as error:
             cause = error.details.get("cause") if isinstance(error.details, dict) else None
-            log.info("csms_call_rejected", charger_id=self.id, action=message.action,
-                     code=error.code, cause=str(cause))
+            log.info(
+                "csms_call_rejected",
+                charger_id=self.id,
+                action=message.action,
+                code=error.code,
+                cause=str(cause),
+            )
             await self._send_error(
-                message.unique_id, error.code, error.description,
+                message.unique_id,
+                error.code,
+                error.description,
                 {"cause": str(cause)} if cause is not None else None,
             )
 
     async def _answer_malformed(self, message: Malformed) -> None:
         reply = reply_to_malformed(message, self.version)
-        log.warning("csms_malformed_frame", charger_id=self.id, reason=message.reason.value,
-                    detail=message.detail, answered=reply is not None)
+        log.warning(
+            "csms_malformed_frame",
+            charger_id=self.id,
+            reason=message.reason.value,
+            detail=message.detail,
+            answered=reply is not None,
+        )
         if reply is not None:
             await self._send_error(reply.unique_id, reply.code, reply.description)
 
@@ -145,20 +168,22 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
         # The library queues every response without bound; only hand over one
         # while a call() of ours is waiting for it.
         if not self._call_lock.locked():
-            log.warning("csms_unexpected_response", charger_id=self.id,
-                        unique_id=message.unique_id)
+            log.warning("csms_unexpected_response", charger_id=self.id, unique_id=message.unique_id)
             return
         if isinstance(message, CallResult):
-            self._response_queue.put_nowait(
-                _LibraryCallResult(message.unique_id, message.payload)
-            )
+            self._response_queue.put_nowait(_LibraryCallResult(message.unique_id, message.payload))
         else:
-            self._response_queue.put_nowait(_LibraryCallError(
-                message.unique_id, message.code, message.description, message.details
-            ))
+            self._response_queue.put_nowait(
+                _LibraryCallError(
+                    message.unique_id, message.code, message.description, message.details
+                )
+            )
 
     async def _send_error(
-        self, unique_id: str, code: str, description: str,
+        self,
+        unique_id: str,
+        code: str,
+        description: str,
         details: dict[str, Any] | None = None,
     ) -> None:
         code = error_code_for_version(code, self.version)
@@ -185,8 +210,11 @@ class Session16(CsmsSession):
 
     @_on("BootNotification")
     def on_boot_notification(self, **kwargs: Any) -> Any:
-        self._log_event("csms_boot", vendor=kwargs.get("charge_point_vendor"),
-                        model=kwargs.get("charge_point_model"))
+        self._log_event(
+            "csms_boot",
+            vendor=kwargs.get("charge_point_vendor"),
+            model=kwargs.get("charge_point_model"),
+        )
         return call_result_16.BootNotification(
             current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
         )
@@ -197,8 +225,12 @@ class Session16(CsmsSession):
 
     @_on("StatusNotification")
     def on_status_notification(self, **kwargs: Any) -> Any:
-        self._log_event("csms_status", connector_id=kwargs.get("connector_id"),
-                        status=kwargs.get("status"), error_code=kwargs.get("error_code"))
+        self._log_event(
+            "csms_status",
+            connector_id=kwargs.get("connector_id"),
+            status=kwargs.get("status"),
+            error_code=kwargs.get("error_code"),
+        )
         return call_result_16.StatusNotification()
 
     @_on("Authorize")
@@ -227,8 +259,9 @@ class Session16(CsmsSession):
     ) -> Any:
         record = self.ledger.transactions.get(transaction_id)
         if record is None:
-            log.warning("csms_unknown_transaction", charger_id=self.id,
-                        transaction_id=transaction_id)
+            log.warning(
+                "csms_unknown_transaction", charger_id=self.id, transaction_id=transaction_id
+            )
         else:
             record.meter_stop = float(meter_stop)
             record.stopped_at = timestamp
@@ -269,8 +302,12 @@ class Session2x(CsmsSession):
     @_on("BootNotification")
     def on_boot_notification(self, **kwargs: Any) -> Any:
         station = kwargs.get("charging_station") or {}
-        self._log_event("csms_boot", vendor=station.get("vendor_name"),
-                        model=station.get("model"), reason=kwargs.get("reason"))
+        self._log_event(
+            "csms_boot",
+            vendor=station.get("vendor_name"),
+            model=station.get("model"),
+            reason=kwargs.get("reason"),
+        )
         return self._call_result.BootNotification(
             current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
         )
@@ -281,9 +318,12 @@ class Session2x(CsmsSession):
 
     @_on("StatusNotification")
     def on_status_notification(self, **kwargs: Any) -> Any:
-        self._log_event("csms_status", evse_id=kwargs.get("evse_id"),
-                        connector_id=kwargs.get("connector_id"),
-                        status=kwargs.get("connector_status"))
+        self._log_event(
+            "csms_status",
+            evse_id=kwargs.get("evse_id"),
+            connector_id=kwargs.get("connector_id"),
+            status=kwargs.get("connector_status"),
+        )
         return self._call_result.StatusNotification()
 
     @_on("Authorize")
@@ -292,7 +332,11 @@ class Session2x(CsmsSession):
 
     @_on("TransactionEvent")
     def on_transaction_event(
-        self, event_type: str, seq_no: int, timestamp: str, transaction_info: dict[str, Any],
+        self,
+        event_type: str,
+        seq_no: int,
+        timestamp: str,
+        transaction_info: dict[str, Any],
         **kwargs: Any,
     ) -> Any:
         transaction_id = str(transaction_info["transaction_id"])
@@ -378,4 +422,3 @@ SESSION_CLASSES: dict[str, type[CsmsSession]] = {
     "ocpp2.0.1": Session201,
     "ocpp2.1": Session21,
 }
-
