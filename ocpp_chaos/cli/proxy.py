@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,23 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="do not check payloads against the OCPP JSON schemas",
     )
+    p.add_argument(
+        "--rules",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="fault rules to apply (YAML or JSON); repeat for several files. "
+        "Check them with `ocpp-chaos rules check`",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of every random choice the rules make (default 0): "
+        "the same seed and traffic give the same faults",
+    )
     add_logging_options(p)
     p.set_defaults(run=run)
 
@@ -83,7 +101,15 @@ def validate_tls(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from ocpp_chaos import log
+    from ocpp_chaos.rules.loader import RuleFileError, load_rule_files
 
+    # The rule files first: a mistake in one stops the command before anything starts.
+    try:
+        args.rule_files = load_rule_files(args.rules)
+    except RuleFileError as exc:
+        for rule_problem in exc.problems:
+            print(rule_problem, file=sys.stderr)
+        return int(ExitStatus.BAD_INPUT)
     log.configure(headless=args.headless, level=args.log_level)
     problem = validate_tls(args)
     if problem:
