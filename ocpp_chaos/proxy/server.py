@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from ocpp_chaos.aio import bound_port
 from ocpp_chaos.log import redact_text
+from ocpp_chaos.proxy.control import RulesController
 from ocpp_chaos.proxy.mapping import (
     charger_id_of,
     end_to_end_headers,
@@ -28,8 +30,10 @@ from ocpp_chaos.proxy.mapping import (
     upstream_url,
 )
 from ocpp_chaos.proxy.monitor import FrameRecord
-from ocpp_chaos.proxy.session import Session, SessionEvent
+from ocpp_chaos.proxy.session import Session, SessionEvent, reset_transport
 from ocpp_chaos.proxy.tape import Tape
+from ocpp_chaos.rules.engine import RuleEngine
+from ocpp_chaos.rules.model import Rule
 
 __all__ = ["DEFAULT_MAX_FRAME_SIZE", "ProxyConfig", "ProxyServer", "SessionRegistry"]
 
@@ -58,6 +62,8 @@ class ProxyConfig:
     check_schema: bool = True
     connect_timeout: float = 10.0
     close_timeout: float = 5.0
+    seed: int = 0
+    """Seeds every random choice of the rules (same seed and traffic, same faults)."""
 
     def server_ssl(self) -> ssl.SSLContext | None:
         """The TLS context for serving `wss://` to chargers, if a certificate is given."""
@@ -110,9 +116,14 @@ class SessionRegistry:
 class ProxyServer:
     """The transparent proxy: `start()`, relay, `stop()`."""
 
-    def __init__(self, config: ProxyConfig) -> None:
+    def __init__(self, config: ProxyConfig, rules: Iterable[Rule] = ()) -> None:
         self.config = config
         self.sessions = SessionRegistry()
+        self.engine = RuleEngine(seed=config.seed)
+        self.rules = RulesController(self.engine, self.sessions)
+        """Load, enable, disable, remove rules and fire faults while traffic flows."""
+        for rule in rules:
+            self.rules.add(rule)
         self.observers: list[Observer] = []
         self.totals = {
             "sessions": 0,
@@ -120,6 +131,7 @@ class ProxyServer:
             "frames_down": 0,
             "refused": 0,
             "unreachable": 0,
+            "refused_by_rule": 0,
         }
         self.tape: Tape | None = None
         self._ids = itertools.count(1)
@@ -214,6 +226,22 @@ class ProxyServer:
             return web.Response(status=503, text="ocpp-chaos proxy: shutting down\n")
         raw_path = request.raw_path
         charger_id = charger_id_of(raw_path)
+        refusal = self.engine.on_connect(
+            charger_id, parse_subprotocols(request.headers.items()), time.monotonic()
+        )
+        if refusal is not None:
+            self.totals["refused_by_rule"] += 1
+            log.info(
+                "connect_refused", charger_id=charger_id, rule=refusal.rule, status=refusal.status
+            )
+            if refusal.status == "tcp-reset":
+                transport = request.transport
+                if transport is not None:
+                    reset_transport(transport)
+                raise web.HTTPServiceUnavailable()  # never written: the socket is gone
+            return web.Response(
+                status=int(refusal.status), text=f"refused by ocpp-chaos rule {refusal.rule}\n"
+            )
         session_id = f"s{next(self._ids)}"
         remote = request.remote
         with structlog.contextvars.bound_contextvars(charger_id=charger_id, session=session_id):
@@ -290,6 +318,7 @@ class ProxyServer:
             check_schema=cfg.check_schema,
             emit=self._emit,
             close_timeout=cfg.close_timeout,
+            engine=self.engine,
         )
         self.sessions.add(session)
         self.totals["sessions"] += 1

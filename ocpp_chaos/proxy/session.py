@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,18 @@ from aiohttp.http_websocket import WebSocketError
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.frames import Direction
 from ocpp_chaos.proxy.monitor import FrameRecord, SessionMonitor
+from ocpp_chaos.rules.decisions import (
+    FORWARD,
+    Abort,
+    Action,
+    Close,
+    Detach,
+    Release,
+    Send,
+    Side,
+    Wakeup,
+)
+from ocpp_chaos.rules.engine import RuleEngine
 
 __all__ = ["Session", "SessionEvent"]
 
@@ -38,6 +52,20 @@ _MAX_REASON = 123
 
 # Frames are read undecoded (decode_text=False) on both sides.
 WS = web.WebSocketResponse[Any] | ClientWebSocketResponse[Any]
+
+MAX_QUEUED = 10_000
+"""Frames and timers a session may hold for later; past it, reading pauses."""
+
+_OPCODES = {
+    "text": WSMsgType.TEXT,
+    "binary": WSMsgType.BINARY,
+    "ping": WSMsgType.PING,
+    "pong": WSMsgType.PONG,
+}
+
+
+def _other(side: Side) -> Side:
+    return "csms" if side == "charger" else "charger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +106,22 @@ def _transport(ws: WS) -> asyncio.Transport | None:
 def abort(ws: WS) -> None:
     """Drop the TCP connection under `ws` at once, with a reset: the peer sees 1006."""
     transport = _transport(ws)
-    if transport is None or transport.is_closing():
+    if transport is not None:
+        reset_transport(transport)
+
+
+def reset_transport(transport: asyncio.BaseTransport) -> None:
+    """Close a TCP transport with a reset (RST), not an orderly FIN."""
+    if transport.is_closing():
         return
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    if isinstance(transport, asyncio.WriteTransport | asyncio.Transport):
+        transport.abort()
+    else:
+        transport.close()
 
 
 class Session:
@@ -104,6 +141,7 @@ class Session:
         check_schema: bool = True,
         emit: Callable[[FrameRecord | SessionEvent], None] = lambda _e: None,
         close_timeout: float = 5.0,
+        engine: RuleEngine | None = None,
     ) -> None:
         self.id = session_id
         self.charger_id = charger_id
@@ -119,7 +157,17 @@ class Session:
         )
         self._emit = emit
         self._close_timeout = close_timeout
+        self.engine = engine
         self.closing = False
+        self._detached: set[Side] = set()
+        """Sides whose loss is not mirrored to the other side (a fault cut the link)."""
+        self._gone: set[Side] = set()
+        self._timeline: list[tuple[float, int, Send | Wakeup]] = []
+        self._seq = itertools.count()
+        self._timeline_changed = asyncio.Event()
+        self._timer_task: asyncio.Task[None] | None = None
+        self._room = asyncio.Event()
+        self._room.set()  # cleared while MAX_QUEUED items wait: reading pauses
         self.closed_by: str | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
@@ -134,17 +182,31 @@ class Session:
             )
         )
         log.info("session_open", subprotocol=self.subprotocol, remote=self.remote)
+        if self.engine is not None:
+            await self.execute(
+                self.engine.session_open(
+                    self.id, self.charger_id, self.subprotocol, time.monotonic()
+                )
+            )
         up = spawn(self._pump(Direction.UP), name=f"pump-up-{self.id}-{self.charger_id}")
         down = spawn(self._pump(Direction.DOWN), name=f"pump-down-{self.id}-{self.charger_id}")
         try:
             _done, pending = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-            if pending:
-                await asyncio.wait(pending, timeout=self._close_timeout * 2)
+            while pending:
+                # A cut link keeps the other side open (and silent) until it goes
+                # away or the fault's linger ends; otherwise the end was mirrored.
+                _done, pending = await asyncio.wait(pending, timeout=self._close_timeout * 2)
+                if pending and not self._detached:
+                    break
         finally:
-            for task in (up, down):
-                if not task.done():
+            for task in (up, down, self._timer_task):
+                if task is not None and not task.done():
                     task.cancel()
             await asyncio.gather(up, down, return_exceptions=True)
+            if self._timer_task is not None:
+                await asyncio.gather(self._timer_task, return_exceptions=True)
+            if self.engine is not None:
+                self.engine.session_closed(self.id)
             for ws in (self.charger_ws, self.csms_ws):
                 if not ws.closed:
                     abort(ws)
@@ -224,67 +286,175 @@ class Session:
 
     async def _relay(self, direction: Direction) -> None:
         src, dst = self._ends(direction)
-        side = "charger" if direction is Direction.UP else "csms"
+        side: Side = "charger" if direction is Direction.UP else "csms"
         monitor = self.monitor
+        engine = self.engine
         while True:
+            if not self._room.is_set():
+                await self._room.wait()
             msg = await src.receive()
             mtype = msg.type
             if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
                 data: bytes = msg.data
                 record = monitor.observe(direction, data, binary=mtype is WSMsgType.BINARY)
-                self._emit(record)
-                if record.reason is not None and record.kind == "malformed":
+                if record.kind == "malformed":
                     log.info(
                         "malformed_frame",
                         direction=direction.value,
                         reason=record.reason,
                         size=len(data),
                     )
-                if not await self._send(dst, data, mtype):
-                    return
             elif mtype is WSMsgType.PING or mtype is WSMsgType.PONG:
-                self._emit(monitor.observe_control(direction, mtype.name.lower(), msg.data))
-                if not await self._send(dst, msg.data, mtype):
-                    return
+                record = monitor.observe_control(direction, mtype.name.lower(), msg.data)
             elif mtype is WSMsgType.CLOSE:
-                code, reason = msg.data, msg.extra or ""
-                self._emit(monitor.observe_control(direction, "close", reason=f"{code} {reason}"))
-                if not self.closing:
-                    self.closing = True
-                    self.closed_by, self.close_code, self.close_reason = side, code, reason
-                    await self._close_all(sendable_code(code), reason)
+                await self._peer_closed(direction, side, msg.data, msg.extra or "")
                 return
             elif mtype is WSMsgType.ERROR:
-                exc = msg.data
-                if self.closing:
-                    return
-                self.closing = True
-                self.closed_by = side
-                if isinstance(exc, WebSocketError):
-                    # aiohttp already closed `src` with the code (1009 too big, 1002...).
-                    self.close_code, self.close_reason = exc.code, str(exc)
-                    if exc.code == 1009:
-                        log.warning("frame_too_big", direction=direction.value, error=str(exc))
-                    else:
-                        log.info(
-                            "websocket_error",
-                            direction=direction.value,
-                            code=exc.code,
-                            error=str(exc),
-                        )
-                    await self._close_all(sendable_code(exc.code), self.close_reason)
-                else:
-                    self.close_code, self.close_reason = 1006, repr(exc)
-                    log.info("connection_lost", side=side, error=repr(exc))
-                    abort(dst)
+                await self._peer_failed(direction, side, msg.data)
                 return
             else:  # CLOSING (we are closing it ourselves) or CLOSED (the peer vanished)
+                self._peer_lost(side)
+                return
+            outcome = engine.on_frame(record, time.monotonic()) if engine is not None else FORWARD
+            if outcome.forward:
+                self._emit(record)
+                if not await self._send(dst, record.raw, mtype):
+                    return
+                continue
+            record.decision = outcome.decision
+            self._emit(record)
+            await self.execute(outcome.actions)
+
+    async def _peer_closed(self, direction: Direction, side: Side, code: int, reason: str) -> None:
+        """`side` sent a close frame: relay it, unless the link is cut (then only echo it)."""
+        self._emit(self.monitor.observe_control(direction, "close", reason=f"{code} {reason}"))
+        if self.closing:
+            return
+        if self._cut(side):
+            # Nothing crosses a cut link: the other side never hears of this close.
+            self._gone.add(side)
+            await self._close_one(self._ws(side), sendable_code(code), reason)
+            return
+        self.closing = True
+        self.closed_by, self.close_code, self.close_reason = side, code, reason
+        await self._close_all(sendable_code(code), reason)
+
+    async def _peer_failed(self, direction: Direction, side: Side, exc: object) -> None:
+        if self.closing:
+            return
+        if not isinstance(exc, WebSocketError):
+            self._peer_lost(side, repr(exc))
+            return
+        # aiohttp already closed the sender with the code (1009 too big, 1002...).
+        self.closing = True
+        self.closed_by, self.close_code, self.close_reason = side, exc.code, str(exc)
+        if exc.code == 1009:
+            log.warning("frame_too_big", direction=direction.value, error=str(exc))
+        else:
+            log.info("websocket_error", direction=direction.value, code=exc.code, error=str(exc))
+        await self._close_all(sendable_code(exc.code), self.close_reason)
+
+    def _peer_lost(self, side: Side, error: str | None = None) -> None:
+        """`side`'s connection ended without a close frame: mirror it, unless the link is cut."""
+        self._gone.add(side)
+        if self.closing:
+            return
+        if self._cut(side):
+            return
+        self.closing = True
+        self.closed_by, self.close_code = side, 1006
+        log.info("connection_lost", side=side, error=error)
+        abort(self._ws(_other(side)))
+
+    def _cut(self, side: Side) -> bool:
+        """Whether the link is cut for `side` (detached by a fault, or isolated now)."""
+        if side in self._detached:
+            return True
+        return self.engine is not None and self.engine.isolated(self.id, time.monotonic())
+
+    # -- decisions -------------------------------------------------------------
+
+    async def execute(self, actions: Iterable[Action]) -> None:
+        """Carry out the engine's decisions for this session."""
+        for action in actions:
+            if isinstance(action, Send):
+                if action.at is None:
+                    await self._write(action)
+                else:
+                    self._schedule(action.at, action)
+            elif isinstance(action, Wakeup):
+                self._schedule(action.at, action)
+            elif isinstance(action, Release):
+                self._release(action.rule)
+            elif isinstance(action, Close):
+                log.info("fault_close", side=action.side, code=action.code, rule=action.rule)
                 if not self.closing:
                     self.closing = True
-                    self.closed_by, self.close_code = side, 1006
-                    log.info("connection_lost", side=side)
-                    abort(dst)
-                return
+                    self.closed_by, self.close_code = f"rule:{action.rule}", action.code
+                    self.close_reason = action.reason
+                    await self._close_all(action.code, action.reason)
+            elif isinstance(action, Abort):
+                log.info("fault_abort", side=action.side, rule=action.rule)
+                ws = self._ws(action.side)
+                self._detached.discard(action.side)
+                if not ws.closed:
+                    abort(ws)
+            elif isinstance(action, Detach):
+                self._detached.add(action.side)
+
+    async def _write(self, send: Send) -> None:
+        dst = self.csms_ws if send.direction is Direction.UP else self.charger_ws
+        if send.injected:
+            record = self.monitor.observe_control(send.direction, send.opcode, send.data)
+            record.decision = f"inject:{send.rule}"
+            self._emit(record)
+        await self._send(dst, send.data, _OPCODES[send.opcode])
+
+    def _schedule(self, at: float, item: Send | Wakeup) -> None:
+        heapq.heappush(self._timeline, (at, next(self._seq), item))
+        if len(self._timeline) >= MAX_QUEUED:
+            self._room.clear()
+        if self._timer_task is None or self._timer_task.done():
+            self._timer_task = spawn(self._run_timeline(), name=f"timeline-{self.id}")
+        else:
+            self._timeline_changed.set()
+
+    def _release(self, rule: str) -> None:
+        now = time.monotonic()
+        changed = False
+        for i, (at, seq, item) in enumerate(self._timeline):
+            if isinstance(item, Send) and item.rule == rule and at > now:
+                self._timeline[i] = (now, seq, item)
+                changed = True
+        if changed:
+            heapq.heapify(self._timeline)
+            self._timeline_changed.set()
+
+    async def _run_timeline(self) -> None:
+        """Send delayed frames and fire timers when they come due, in time order."""
+        timeline = self._timeline
+        while timeline:
+            at, _seq, item = timeline[0]
+            delay = at - time.monotonic()
+            if delay > 0:
+                self._timeline_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._timeline_changed.wait()
+                continue
+            heapq.heappop(timeline)
+            if len(timeline) < MAX_QUEUED:
+                self._room.set()
+            try:
+                if isinstance(item, Send):
+                    await self._write(item)
+                elif self.engine is not None:
+                    await self.execute(self.engine.on_timer(self.id, item.key, time.monotonic()))
+            except Exception as exc:
+                log.error("timeline_failed", error=repr(exc), exc_info=exc)
+
+    def _ws(self, side: Side) -> WS:
+        return self.charger_ws if side == "charger" else self.csms_ws
 
     async def _send(self, dst: WS, data: bytes, opcode: WSMsgType) -> bool:
         if dst.closed:
@@ -295,17 +465,18 @@ class Session:
             return False
         return True
 
+    async def _close_one(self, ws: WS, code: int, reason: str) -> None:
+        try:
+            async with asyncio.timeout(self._close_timeout):
+                await ws.close(code=code, message=reason.encode("utf-8")[:_MAX_REASON])
+        except (TimeoutError, ConnectionError, RuntimeError, OSError):
+            abort(ws)
+
     async def _close_all(self, code: int, reason: str) -> None:
-        message = reason.encode("utf-8")[:_MAX_REASON]
-
-        async def one(ws: WS) -> None:
-            try:
-                async with asyncio.timeout(self._close_timeout):
-                    await ws.close(code=code, message=message)
-            except (TimeoutError, ConnectionError, RuntimeError, OSError):
-                abort(ws)
-
-        await asyncio.gather(one(self.csms_ws), one(self.charger_ws))
+        await asyncio.gather(
+            self._close_one(self.csms_ws, code, reason),
+            self._close_one(self.charger_ws, code, reason),
+        )
 
     def _event(self, kind: str, **detail: Any) -> SessionEvent:
         return SessionEvent(kind, time.time(), self.id, self.charger_id, detail)
