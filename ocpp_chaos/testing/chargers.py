@@ -99,8 +99,9 @@ async def _outcome(coro: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException |
 class _Session:
     """One charger connection: sends CALLs, times them, fails fast when the link dies."""
 
-    def __init__(self, cp: Any, reader: asyncio.Task[ConnectionClosed], result: FlowResult,
-                 calls: Any) -> None:
+    def __init__(
+        self, cp: Any, reader: asyncio.Task[ConnectionClosed], result: FlowResult, calls: Any
+    ) -> None:
         self.cp = cp
         self.reader = reader
         self.result = result
@@ -115,8 +116,10 @@ class _Session:
         request = getattr(self.calls, action)(**payload)
         self.result.actions_sent.append(action)
         started = time.perf_counter()
-        task = spawn(_outcome(self.cp.call(request, suppress=False)),
-                     name=f"charger-call-{self.cp.id}-{action}")
+        task = spawn(
+            _outcome(self.cp.call(request, suppress=False)),
+            name=f"charger-call-{self.cp.id}-{action}",
+        )
         try:
             await asyncio.wait({task, self.reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -136,10 +139,20 @@ def _sample_16(wh: int, context: str) -> dict[str, Any]:
     return {
         "timestamp": ocpp_timestamp(),
         "sampled_value": [
-            {"value": str(wh), "context": context, "measurand": "Energy.Active.Import.Register",
-             "location": "Outlet", "unit": "Wh"},
-            {"value": str(_POWER_W), "context": context, "measurand": "Power.Active.Import",
-             "location": "Outlet", "unit": "W"},
+            {
+                "value": str(wh),
+                "context": context,
+                "measurand": "Energy.Active.Import.Register",
+                "location": "Outlet",
+                "unit": "Wh",
+            },
+            {
+                "value": str(_POWER_W),
+                "context": context,
+                "measurand": "Power.Active.Import",
+                "location": "Outlet",
+                "unit": "W",
+            },
         ],
     }
 
@@ -148,17 +161,26 @@ def _sample_2x(wh: int, context: str) -> dict[str, Any]:
     return {
         "timestamp": ocpp_timestamp(),
         "sampled_value": [
-            {"value": float(wh), "context": context,
-             "measurand": "Energy.Active.Import.Register", "unit_of_measure": {"unit": "Wh"}},
-            {"value": float(_POWER_W), "context": context, "measurand": "Power.Active.Import",
-             "unit_of_measure": {"unit": "W"}},
+            {
+                "value": float(wh),
+                "context": context,
+                "measurand": "Energy.Active.Import.Register",
+                "unit_of_measure": {"unit": "Wh"},
+            },
+            {
+                "value": float(_POWER_W),
+                "context": context,
+                "measurand": "Power.Active.Import",
+                "unit_of_measure": {"unit": "W"},
+            },
         ],
     }
 
 
 async def _flow_16(s: _Session, transactions: int, meter_samples: int, heartbeats: int) -> None:
-    boot = await s.call("BootNotification", charge_point_vendor=VENDOR,
-                        charge_point_model="TestCharger16")
+    boot = await s.call(
+        "BootNotification", charge_point_vendor=VENDOR, charge_point_model="TestCharger16"
+    )
     s.result.boot_status = boot.status
     if boot.status != "Accepted":
         return
@@ -166,8 +188,13 @@ async def _flow_16(s: _Session, transactions: int, meter_samples: int, heartbeat
         await s.call("Heartbeat")
 
     async def status(value: str) -> None:
-        await s.call("StatusNotification", connector_id=1, error_code="NoError", status=value,
-                     timestamp=ocpp_timestamp())
+        await s.call(
+            "StatusNotification",
+            connector_id=1,
+            error_code="NoError",
+            status=value,
+            timestamp=ocpp_timestamp(),
+        )
 
     await status("Available")
     meter = 1000
@@ -176,8 +203,13 @@ async def _flow_16(s: _Session, transactions: int, meter_samples: int, heartbeat
         if auth.id_tag_info.get("status") != "Accepted":
             raise FlowError(f"Authorize: {auth.id_tag_info.get('status')}")
         await status("Preparing")
-        started = await s.call("StartTransaction", connector_id=1, id_tag=ID_TAG,
-                               meter_start=meter, timestamp=ocpp_timestamp())
+        started = await s.call(
+            "StartTransaction",
+            connector_id=1,
+            id_tag=ID_TAG,
+            meter_start=meter,
+            timestamp=ocpp_timestamp(),
+        )
         if started.id_tag_info.get("status") != "Accepted":
             raise FlowError(f"StartTransaction: {started.id_tag_info.get('status')}")
         transaction_id = started.transaction_id
@@ -185,16 +217,29 @@ async def _flow_16(s: _Session, transactions: int, meter_samples: int, heartbeat
         await status("Charging")
         for _ in range(meter_samples):
             meter += _ENERGY_STEP_WH
-            await s.call("MeterValues", connector_id=1, transaction_id=transaction_id,
-                         meter_value=[_sample_16(meter, "Sample.Periodic")])
-        await s.call("StopTransaction", meter_stop=meter, timestamp=ocpp_timestamp(),
-                     transaction_id=transaction_id, reason="Local", id_tag=ID_TAG)
+            await s.call(
+                "MeterValues",
+                connector_id=1,
+                transaction_id=transaction_id,
+                meter_value=[_sample_16(meter, "Sample.Periodic")],
+            )
+        await s.call(
+            "StopTransaction",
+            meter_stop=meter,
+            timestamp=ocpp_timestamp(),
+            transaction_id=transaction_id,
+            reason="Local",
+            id_tag=ID_TAG,
+        )
         await status("Available")
 
 
 async def _flow_2x(s: _Session, transactions: int, meter_samples: int, heartbeats: int) -> None:
-    boot = await s.call("BootNotification", reason="PowerUp",
-                        charging_station={"model": "TestCharger2x", "vendor_name": VENDOR})
+    boot = await s.call(
+        "BootNotification",
+        reason="PowerUp",
+        charging_station={"model": "TestCharger2x", "vendor_name": VENDOR},
+    )
     s.result.boot_status = boot.status
     if boot.status != "Accepted":
         return
@@ -202,8 +247,13 @@ async def _flow_2x(s: _Session, transactions: int, meter_samples: int, heartbeat
         await s.call("Heartbeat")
 
     async def status(value: str) -> None:
-        await s.call("StatusNotification", timestamp=ocpp_timestamp(), connector_status=value,
-                     evse_id=1, connector_id=1)
+        await s.call(
+            "StatusNotification",
+            timestamp=ocpp_timestamp(),
+            connector_status=value,
+            evse_id=1,
+            connector_id=1,
+        )
 
     await status("Available")
     id_token = {"id_token": ID_TAG, "type": "ISO14443"}
@@ -216,27 +266,40 @@ async def _flow_2x(s: _Session, transactions: int, meter_samples: int, heartbeat
         s.result.transaction_id = transaction_id
         await status("Occupied")
         seq_no = 0
-        await s.call("TransactionEvent", event_type="Started", timestamp=ocpp_timestamp(),
-                     trigger_reason="Authorized", seq_no=seq_no,
-                     transaction_info={"transaction_id": transaction_id,
-                                       "charging_state": "Charging"},
-                     id_token=id_token, evse={"id": 1, "connector_id": 1},
-                     meter_value=[_sample_2x(meter, "Transaction.Begin")])
+        await s.call(
+            "TransactionEvent",
+            event_type="Started",
+            timestamp=ocpp_timestamp(),
+            trigger_reason="Authorized",
+            seq_no=seq_no,
+            transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+            id_token=id_token,
+            evse={"id": 1, "connector_id": 1},
+            meter_value=[_sample_2x(meter, "Transaction.Begin")],
+        )
         for _ in range(meter_samples):
             meter += _ENERGY_STEP_WH
             seq_no += 1
-            await s.call("TransactionEvent", event_type="Updated", timestamp=ocpp_timestamp(),
-                         trigger_reason="MeterValuePeriodic", seq_no=seq_no,
-                         transaction_info={"transaction_id": transaction_id,
-                                           "charging_state": "Charging"},
-                         meter_value=[_sample_2x(meter, "Sample.Periodic")])
+            await s.call(
+                "TransactionEvent",
+                event_type="Updated",
+                timestamp=ocpp_timestamp(),
+                trigger_reason="MeterValuePeriodic",
+                seq_no=seq_no,
+                transaction_info={"transaction_id": transaction_id, "charging_state": "Charging"},
+                meter_value=[_sample_2x(meter, "Sample.Periodic")],
+            )
         seq_no += 1
-        await s.call("TransactionEvent", event_type="Ended", timestamp=ocpp_timestamp(),
-                     trigger_reason="StopAuthorized", seq_no=seq_no,
-                     transaction_info={"transaction_id": transaction_id,
-                                       "stopped_reason": "Local"},
-                     id_token=id_token,
-                     meter_value=[_sample_2x(meter, "Transaction.End")])
+        await s.call(
+            "TransactionEvent",
+            event_type="Ended",
+            timestamp=ocpp_timestamp(),
+            trigger_reason="StopAuthorized",
+            seq_no=seq_no,
+            transaction_info={"transaction_id": transaction_id, "stopped_reason": "Local"},
+            id_token=id_token,
+            meter_value=[_sample_2x(meter, "Transaction.End")],
+        )
         await status("Available")
 
 
@@ -279,16 +342,36 @@ async def run_charger_flow(
         open_timeout=call_timeout,
         **options,
     ) as ws:
-        await _run_session(ws, result, charge_point_class, calls, subprotocol, call_timeout,
-                           transactions, meter_samples, heartbeats)
-    log.info("charger_flow_done", charger_id=charger_id, protocol=version,
-             calls=len(result.actions_sent), transaction_id=result.transaction_id)
+        await _run_session(
+            ws,
+            result,
+            charge_point_class,
+            calls,
+            subprotocol,
+            call_timeout,
+            transactions,
+            meter_samples,
+            heartbeats,
+        )
+    log.info(
+        "charger_flow_done",
+        charger_id=charger_id,
+        protocol=version,
+        calls=len(result.actions_sent),
+        transaction_id=result.transaction_id,
+    )
     return result
 
 
 async def _run_session(
-    ws: ClientConnection, result: FlowResult, charge_point_class: Any, calls: Any,
-    subprotocol: str, call_timeout: float, transactions: int, meter_samples: int,
+    ws: ClientConnection,
+    result: FlowResult,
+    charge_point_class: Any,
+    calls: Any,
+    subprotocol: str,
+    call_timeout: float,
+    transactions: int,
+    meter_samples: int,
     heartbeats: int,
 ) -> None:
     if ws.subprotocol != subprotocol:

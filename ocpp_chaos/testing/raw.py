@@ -291,4 +291,3 @@ class RawClient(_Sender):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-

@@ -35,8 +35,11 @@ async def csms() -> AsyncIterator[ReferenceCSMS]:
 
 async def raw(csms: ReferenceCSMS, charger_id: str, version: str) -> ClientConnection:
     """A bare WebSocket client, to send frames the ocpp library would never send."""
-    return await connect(f"{csms.url}/ocpp/{charger_id}",
-                         subprotocols=[Subprotocol(f"ocpp{version}")], compression=None)
+    return await connect(
+        f"{csms.url}/ocpp/{charger_id}",
+        subprotocols=[Subprotocol(f"ocpp{version}")],
+        compression=None,
+    )
 
 
 async def reply(ws: ClientConnection) -> list[Any]:
@@ -61,15 +64,27 @@ async def heartbeat_answered(ws: ClientConnection, unique_id: str = "hb-1") -> N
 
 async def test_flow_16_records_calls_and_transaction(csms: ReferenceCSMS) -> None:
     async with asyncio.timeout(20):
-        result = await run_charger_flow(f"{csms.url}/ocpp", "CP16", "1.6",
-                                        transactions=1, meter_samples=2, heartbeats=2)
+        result = await run_charger_flow(
+            f"{csms.url}/ocpp", "CP16", "1.6", transactions=1, meter_samples=2, heartbeats=2
+        )
         await csms.wait_for(lambda: not csms.connected)
 
     assert result.boot_status == "Accepted"
     assert result.transaction_id == 1
-    expected = ["BootNotification", "Heartbeat", "Heartbeat", "StatusNotification", "Authorize",
-                "StatusNotification", "StartTransaction", "StatusNotification", "MeterValues",
-                "MeterValues", "StopTransaction", "StatusNotification"]
+    expected = [
+        "BootNotification",
+        "Heartbeat",
+        "Heartbeat",
+        "StatusNotification",
+        "Authorize",
+        "StatusNotification",
+        "StartTransaction",
+        "StatusNotification",
+        "MeterValues",
+        "MeterValues",
+        "StopTransaction",
+        "StatusNotification",
+    ]
     assert result.actions_sent == expected
     assert len(result.rtts) == len(expected) and all(0 < rtt < STEP for rtt in result.rtts)
 
@@ -107,13 +122,24 @@ async def test_flow_2x_records_transaction_events(csms: ReferenceCSMS, version: 
 
     assert result.boot_status == "Accepted"
     assert isinstance(result.transaction_id, str)
-    expected = ["BootNotification", "Heartbeat", "StatusNotification", "Authorize",
-                "StatusNotification", "TransactionEvent", "TransactionEvent",
-                "TransactionEvent", "TransactionEvent", "TransactionEvent", "StatusNotification"]
+    expected = [
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+        "Authorize",
+        "StatusNotification",
+        "TransactionEvent",
+        "TransactionEvent",
+        "TransactionEvent",
+        "TransactionEvent",
+        "TransactionEvent",
+        "StatusNotification",
+    ]
     assert result.actions_sent == expected == csms.received_actions("CP2")
     assert {r.protocol for r in csms.received} == {version}
-    statuses = [r.payload["connectorStatus"] for r in csms.received
-                if r.action == "StatusNotification"]
+    statuses = [
+        r.payload["connectorStatus"] for r in csms.received if r.action == "StatusNotification"
+    ]
     assert statuses == ["Available", "Occupied", "Available"]
 
     record = csms.transactions[result.transaction_id]
@@ -129,7 +155,8 @@ async def test_flow_2x_records_transaction_events(csms: ReferenceCSMS, version: 
 @pytest.mark.parametrize("version", VERSIONS)
 async def test_boot_and_heartbeat_answers(csms: ReferenceCSMS, version: str) -> None:
     boot: dict[str, Any] = (
-        {"chargePointVendor": "V", "chargePointModel": "M"} if version == "1.6"
+        {"chargePointVendor": "V", "chargePointModel": "M"}
+        if version == "1.6"
         else {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
     )
     async with asyncio.timeout(STEP):
@@ -149,23 +176,71 @@ async def test_boot_and_heartbeat_answers(csms: ReferenceCSMS, version: str) -> 
 
 # (name, frame, binary, unique id expected, code for 1.6, code for 2.x)
 MALFORMED = [
-    ("bad_json", '[2, "bj-1", "Heartbeat", {', False, "-1",
-     "FormationViolation", "RpcFrameworkError"),
-    ("not_a_list", '{"action": "Heartbeat"}', False, "-1",
-     "FormationViolation", "RpcFrameworkError"),
+    (
+        "bad_json",
+        '[2, "bj-1", "Heartbeat", {',
+        False,
+        "-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
+    (
+        "not_a_list",
+        '{"action": "Heartbeat"}',
+        False,
+        "-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
     ("empty_list", "[]", False, "-1", "ProtocolError", "RpcFrameworkError"),
-    ("wrong_arity", '[2, "wa-1", "Heartbeat"]', False, "wa-1",
-     "ProtocolError", "RpcFrameworkError"),
-    ("unknown_type_id", '[9, "ut-1", "Heartbeat", {}]', False, "ut-1",
-     "ProtocolError", "MessageTypeNotSupported"),
-    ("unique_id_not_a_string", '[2, 17, "Heartbeat", {}]', False, "-1",
-     "ProtocolError", "RpcFrameworkError"),
-    ("payload_not_an_object", '[2, "po-1", "Heartbeat", []]', False, "po-1",
-     "FormationViolation", "FormatViolation"),
-    ("binary_call", b'[2,"bin-1","Heartbeat",{}]', True, "bin-1",
-     "FormationViolation", "RpcFrameworkError"),
-    ("binary_garbage", b"\x00\xff\xfe garbage", True, "-1",
-     "FormationViolation", "RpcFrameworkError"),
+    (
+        "wrong_arity",
+        '[2, "wa-1", "Heartbeat"]',
+        False,
+        "wa-1",
+        "ProtocolError",
+        "RpcFrameworkError",
+    ),
+    (
+        "unknown_type_id",
+        '[9, "ut-1", "Heartbeat", {}]',
+        False,
+        "ut-1",
+        "ProtocolError",
+        "MessageTypeNotSupported",
+    ),
+    (
+        "unique_id_not_a_string",
+        '[2, 17, "Heartbeat", {}]',
+        False,
+        "-1",
+        "ProtocolError",
+        "RpcFrameworkError",
+    ),
+    (
+        "payload_not_an_object",
+        '[2, "po-1", "Heartbeat", []]',
+        False,
+        "po-1",
+        "FormationViolation",
+        "FormatViolation",
+    ),
+    (
+        "binary_call",
+        b'[2,"bin-1","Heartbeat",{}]',
+        True,
+        "bin-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
+    (
+        "binary_garbage",
+        b"\x00\xff\xfe garbage",
+        True,
+        "-1",
+        "FormationViolation",
+        "RpcFrameworkError",
+    ),
 ]
 
 
@@ -175,8 +250,13 @@ MALFORMED = [
     [pytest.param(*case[1:], id=case[0]) for case in MALFORMED],
 )
 async def test_malformed_frame_gets_callerror_and_connection_survives(
-    csms: ReferenceCSMS, version: str, frame: str | bytes, binary: bool, unique_id: str,
-    code_16: str, code_2x: str,
+    csms: ReferenceCSMS,
+    version: str,
+    frame: str | bytes,
+    binary: bool,
+    unique_id: str,
+    code_16: str,
+    code_2x: str,
 ) -> None:
     async with asyncio.timeout(STEP):
         ws = await raw(csms, "CP-garbage", version)
@@ -250,9 +330,7 @@ async def test_schema_violations_get_the_version_spelling(
     assert missing[:3] == [4, "s-2", "ProtocolError"]
 
 
-@pytest.mark.parametrize(
-    ("version", "answered"), [("1.6", True), ("2.0.1", True), ("2.1", False)]
-)
+@pytest.mark.parametrize(("version", "answered"), [("1.6", True), ("2.0.1", True), ("2.1", False)])
 async def test_ocpp21_message_types(csms: ReferenceCSMS, version: str, answered: bool) -> None:
     """SEND (6) is valid in 2.1 only, and never answered there."""
     async with asyncio.timeout(STEP):
@@ -262,8 +340,9 @@ async def test_ocpp21_message_types(csms: ReferenceCSMS, version: str, answered:
             if answered:
                 answer = await reply(ws)
                 assert answer[:2] == [4, "t-1"]
-                assert answer[2] == ("ProtocolError" if version == "1.6"
-                                     else "MessageTypeNotSupported")
+                assert answer[2] == (
+                    "ProtocolError" if version == "1.6" else "MessageTypeNotSupported"
+                )
             await heartbeat_answered(ws)
 
 
@@ -284,7 +363,7 @@ async def test_invalid_utf8_closes_with_1007_and_csms_carries_on(csms: Reference
     """websockets itself closes on invalid UTF-8 in a text frame (RFC 6455): not ours to answer."""
     async with asyncio.timeout(STEP):
         ws = await raw(csms, "CP-utf8", "1.6")
-        await ws.send(b"[2,\"x\",\"Heartbeat\",{}]\xff", text=True)
+        await ws.send(b'[2,"x","Heartbeat",{}]\xff', text=True)
         await ws.wait_closed()
         assert ws.close_code == 1007
         await csms.wait_for(lambda: not csms.connected)
@@ -330,8 +409,9 @@ async def test_stop_closes_every_connection(csms: ReferenceCSMS) -> None:
 
 async def test_charger_id_is_last_segment_percent_decoded(csms: ReferenceCSMS) -> None:
     async with asyncio.timeout(STEP):
-        async with connect(f"{csms.url}/ocpp/v1/CP%2F7%20x?token=1",
-                           subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        async with connect(
+            f"{csms.url}/ocpp/v1/CP%2F7%20x?token=1", subprotocols=[Subprotocol("ocpp1.6")]
+        ) as ws:
             await csms.wait_for(lambda: "CP/7 x" in csms.connected)
             await heartbeat_answered(ws)
         result = await run_charger_flow(f"{csms.url}/ocpp/", "id with/slash", "2.0.1")

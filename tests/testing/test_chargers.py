@@ -64,7 +64,11 @@ async def scripted() -> AsyncIterator[Callable[[Script], Any]]:
     async def start(script: Script) -> ScriptedServer:
         scripted = ScriptedServer(script)
         server = await serve(
-            scripted.handler, "127.0.0.1", 0, compression=None, ping_interval=None,
+            scripted.handler,
+            "127.0.0.1",
+            0,
+            compression=None,
+            ping_interval=None,
             subprotocols=[Subprotocol("ocpp1.6"), Subprotocol("ocpp2.0.1")],
             process_request=scripted.process_request,
         )
@@ -81,9 +85,15 @@ async def scripted() -> AsyncIterator[Callable[[Script], Any]]:
 def boot_16(status: str) -> Script:
     def answer(call: list[Any]) -> str:
         if call[2] == "BootNotification":
-            return json.dumps([3, call[1], {"status": status, "interval": 10,
-                                            "currentTime": "2026-01-01T00:00:00.000Z"}])
+            return json.dumps(
+                [
+                    3,
+                    call[1],
+                    {"status": status, "interval": 10, "currentTime": "2026-01-01T00:00:00.000Z"},
+                ]
+            )
         return json.dumps([4, call[1], "NotImplemented", "scripted", {}])
+
     return answer
 
 
@@ -105,8 +115,12 @@ async def test_boot_not_accepted_ends_the_flow(scripted: Callable[[Script], Any]
 async def test_path_headers_and_subprotocol(scripted: Callable[[Script], Any]) -> None:
     server = await scripted(boot_16("Rejected"))
     async with asyncio.timeout(5):
-        await run_charger_flow(f"{server.url}/ocpp/", "a b/c", "ocpp1.6",
-                               headers={"Authorization": "Basic Q1A6c2VjcmV0"})
+        await run_charger_flow(
+            f"{server.url}/ocpp/",
+            "a b/c",
+            "ocpp1.6",
+            headers={"Authorization": "Basic Q1A6c2VjcmV0"},
+        )
     assert server.paths == ["/ocpp/a%20b%2Fc"]
     assert server.headers[0]["Authorization"] == "Basic Q1A6c2VjcmV0"
     assert server.headers[0]["Sec-WebSocket-Protocol"] == "ocpp1.6"
@@ -156,8 +170,9 @@ async def test_cancelled_flow_closes_and_leaves_no_task(
 
 async def test_minimal_flow_and_no_leftover_tasks() -> None:
     async with ReferenceCSMS() as csms, asyncio.timeout(5):
-        result = await run_charger_flow(f"{csms.url}/ocpp", "CP", "1.6", transactions=0,
-                                        heartbeats=0)
+        result = await run_charger_flow(
+            f"{csms.url}/ocpp", "CP", "1.6", transactions=0, heartbeats=0
+        )
     assert result.actions_sent == ["BootNotification", "StatusNotification"]
     assert result.transaction_id is None
     assert charger_tasks() == set()
