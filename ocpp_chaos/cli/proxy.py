@@ -148,8 +148,12 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         max_frame_size=args.max_frame_size or DEFAULT_MAX_FRAME_SIZE,
         tape=args.tape,
         check_schema=not args.no_schema,
+        seed=args.seed,
     )
-    server = ProxyServer(config)
+    rules = [rule for _path, rule_file in args.rule_files for rule in rule_file.rules]
+    server = ProxyServer(config, rules=rules)
+    for rule in rules:
+        logger.info("rule_loaded", rule=rule.name, fault=rule.fault.type, enabled=rule.enabled)
     try:
         await server.start()
     except OSError as exc:

@@ -13,6 +13,7 @@ __all__ = [
     "charger_id_of",
     "end_to_end_headers",
     "parse_subprotocols",
+    "rewrite_headers",
     "upstream_url",
 ]
 
@@ -94,4 +95,16 @@ def parse_subprotocols(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -
     for name, value in items:
         if name.lower() == "sec-websocket-protocol":
             out.extend(p.strip() for p in value.split(",") if p.strip())
+    return out
+
+
+def rewrite_headers(
+    headers: list[tuple[str, str]], changes: Iterable[tuple[str, str | None]]
+) -> list[tuple[str, str]]:
+    """`headers` with each named header replaced by the value given, or removed (None)."""
+    out = list(headers)
+    for name, value in changes:
+        out = [(n, v) for n, v in out if n.lower() != name.lower()]
+        if value is not None:
+            out.append((name, value))
     return out

@@ -27,11 +27,13 @@ from ocpp_chaos.proxy.mapping import (
     charger_id_of,
     end_to_end_headers,
     parse_subprotocols,
+    rewrite_headers,
     upstream_url,
 )
 from ocpp_chaos.proxy.monitor import FrameRecord
 from ocpp_chaos.proxy.session import Session, SessionEvent, reset_transport
 from ocpp_chaos.proxy.tape import Tape
+from ocpp_chaos.rules.decisions import ConnectPlan
 from ocpp_chaos.rules.engine import RuleEngine
 from ocpp_chaos.rules.model import Rule
 
@@ -226,9 +228,10 @@ class ProxyServer:
             return web.Response(status=503, text="ocpp-chaos proxy: shutting down\n")
         raw_path = request.raw_path
         charger_id = charger_id_of(raw_path)
-        refusal = self.engine.on_connect(
+        plan = self.engine.on_connect(
             charger_id, parse_subprotocols(request.headers.items()), time.monotonic()
         )
+        refusal = plan.refuse
         if refusal is not None:
             self.totals["refused_by_rule"] += 1
             log.info(
@@ -245,7 +248,7 @@ class ProxyServer:
         session_id = f"s{next(self._ids)}"
         remote = request.remote
         with structlog.contextvars.bound_contextvars(charger_id=charger_id, session=session_id):
-            return await self._relay(request, session_id, charger_id, raw_path, remote)
+            return await self._relay(request, session_id, charger_id, raw_path, remote, plan)
 
     async def _relay(
         self,
@@ -254,16 +257,27 @@ class ProxyServer:
         charger_id: str,
         raw_path: str,
         remote: str | None,
+        plan: ConnectPlan,
     ) -> web.StreamResponse:
         cfg = self.config
         assert self._client is not None
         url = upstream_url(cfg.upstream, raw_path)
         offered = parse_subprotocols(request.headers.items())
         headers = end_to_end_headers(request.headers.items())
+        if plan.headers:
+            headers = rewrite_headers(headers, plan.headers)
+        if plan.rules:
+            log.info(
+                "handshake_altered",
+                rules=list(plan.rules),
+                strip_offer=plan.strip_offer,
+                strip_answer=plan.strip_answer,
+                headers=[h for h, _v in plan.headers],
+            )
         try:
             csms_ws = await self._client.ws_connect(
                 url,
-                protocols=offered,
+                protocols=[] if plan.strip_offer else offered,
                 headers=headers,
                 autoclose=False,
                 autoping=False,
@@ -293,7 +307,7 @@ class ProxyServer:
         if raw_chosen and not chosen:
             log.warning("csms_chose_unoffered_subprotocol", chosen=raw_chosen, offered=offered)
         charger_ws = web.WebSocketResponse(
-            protocols=[chosen] if chosen else (),
+            protocols=[chosen] if chosen and not plan.strip_answer else (),
             autoclose=False,
             autoping=False,
             compress=False,

@@ -13,9 +13,11 @@ from ocpp_chaos.frames import Direction
 
 __all__ = [
     "FORWARD",
+    "PLAIN_CONNECT",
     "Abort",
     "Action",
     "Close",
+    "ConnectPlan",
     "Detach",
     "Outcome",
     "Refuse",
@@ -93,6 +95,23 @@ class Refuse:
 
     status: int | Literal["tcp-reset"]
     rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectPlan:
+    """How to handle a new connection: refuse it, or change its handshake."""
+
+    refuse: Refuse | None = None
+    strip_offer: bool = False
+    """Offer the CSMS no subprotocol."""
+    strip_answer: bool = False
+    """Tell the charger no subprotocol was chosen."""
+    headers: tuple[tuple[str, str | None], ...] = ()
+    """Request headers to set (value) or remove (None) towards the CSMS."""
+    rules: tuple[str, ...] = ()
+
+
+PLAIN_CONNECT = ConnectPlan()
 
 
 Action = Send | Close | Abort | Detach | Wakeup | Release

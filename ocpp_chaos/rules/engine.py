@@ -21,18 +21,21 @@ import hashlib
 import math
 import random
 import re
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ocpp_chaos.frames import Call, CallError, CallResult, Direction, Message
+from ocpp_chaos.frames import Call, CallError, CallResult, Direction, Message, serialise
 from ocpp_chaos.frames.schema import version_of_subprotocol
 from ocpp_chaos.rules import faults as transforms
 from ocpp_chaos.rules.decisions import (
     FORWARD,
+    PLAIN_CONNECT,
     Abort,
     Action,
     Close,
+    ConnectPlan,
     Detach,
     Outcome,
     Refuse,
@@ -42,22 +45,30 @@ from ocpp_chaos.rules.decisions import (
     Wakeup,
 )
 from ocpp_chaos.rules.model import (
+    CONNECT_FAULTS,
+    SESSION_FAULTS,
     Blackhole,
     BlastRadius,
     Corrupt,
+    CsmsOutage,
     Delay,
     Disconnect,
     Drop,
     Duplicate,
+    Flap,
     Hold,
+    Inject,
     Latency,
     Mutate,
     RejectConnect,
     Reorder,
     Reply,
     ReplyError,
+    RewriteHeader,
     Rule,
     SignalLoss,
+    StripSubprotocol,
+    Throttle,
 )
 from ocpp_chaos.rules.paths import condition_matches
 
@@ -66,7 +77,9 @@ __all__ = ["FrameEvent", "RuleEngine", "RuleStats", "UnknownRule"]
 DEFAULT_LINGER = 120.0
 """How long the CSMS side of a connection the charger lost stays open and silent."""
 
-_SESSION_KEYS = ("signal_loss", "blackhole", "disconnect")
+_ALWAYS_SESSION = frozenset({"flap", "csms_outage"})
+_PER_SESSION = frozenset({"flap", "inject"})
+"""Session faults that hit every session, not each charger once per activation."""
 
 
 class FrameEvent(Protocol):
@@ -153,6 +166,10 @@ class _Session:
     )
     """(direction the answer travels, unique id) → (rule, 'drop'|'deliver'|'hold-drop', hold)."""
     held: dict[Direction, list[_Held]] = field(default_factory=dict)
+    injected: dict[str, int] = field(default_factory=dict)
+    """Frames sent so far per inject rule."""
+    next_free: dict[Direction, float] = field(default_factory=dict)
+    """Throttle: when each direction's link is free again."""
 
 
 def _compile_chargers(patterns: list[str] | None) -> Callable[[str], bool]:
@@ -190,6 +207,9 @@ class RuleEngine:
         self._adhoc = 0
         self._live: list[_RuleState] = []
         self._frame_live: list[_RuleState] = []
+        self._connect_live: list[_RuleState] = []
+        self._outages: list[tuple[float, int | str, str, Callable[[str], bool]]] = []
+        """Active CSMS outages: (until, refusal, rule, which chargers)."""
         for rule in rules:
             self.add(rule)
 
@@ -232,7 +252,8 @@ class RuleEngine:
             kinds=frozenset(m.message) if m.message else None,
             protocols=frozenset(m.protocol) if m.protocol else None,
             directions=directions,
-            session_level=rule.fault.type in _SESSION_KEYS and not m.frame_specific,
+            session_level=rule.fault.type in _ALWAYS_SESSION
+            or (rule.fault.type in SESSION_FAULTS and not m.frame_specific),
         )
         self._order += 1
         self._rules[rule.name] = state
@@ -250,11 +271,30 @@ class RuleEngine:
         state.applied.clear()
         self._refresh()
         out: dict[str, list[Action]] = {}
+        if isinstance(state.rule.fault, CsmsOutage):
+            return self._start_outage(state, now)
         if state.session_level:
             for sess in self._sessions.values():
                 actions = self._session_fault_check(state, sess, now)
                 if actions:
                     out[sess.id] = actions
+        return out
+
+    def _start_outage(self, state: _RuleState, now: float) -> dict[str, list[Action]]:
+        """The CSMS goes away: drop every matched session now, refuse newcomers for a while."""
+        fault = state.rule.fault
+        assert isinstance(fault, CsmsOutage)
+        name = state.rule.name
+        self._outages.append((now + fault.duration, fault.refuse, name, state.chargers))
+        self._hit(state, "csms_outage")
+        out: dict[str, list[Action]] = {}
+        for sess in self._sessions.values():
+            if not state.chargers(sess.charger_id):
+                continue
+            if fault.abrupt:
+                out[sess.id] = [Abort("csms", name), Abort("charger", name)]
+            else:
+                out[sess.id] = [Close("charger", fault.code, "CSMS outage", name)]
         return out
 
     def disable(self, name: str, now: float) -> dict[str, list[Action]]:
@@ -281,6 +321,7 @@ class RuleEngine:
         for charger, (_until, _status, rule) in list(self._refusals.items()):
             if rule == name:
                 del self._refusals[charger]
+        self._outages = [o for o in self._outages if o[2] != name]
         return out
 
     def remove(self, name: str, now: float) -> dict[str, list[Action]]:
@@ -306,29 +347,55 @@ class RuleEngine:
 
     # -- connections and sessions --------------------------------------------
 
-    def on_connect(self, charger_id: str, subprotocols: Sequence[str], now: float) -> Refuse | None:
-        """Whether to refuse a new connection of `charger_id`."""
+    def on_connect(self, charger_id: str, subprotocols: Sequence[str], now: float) -> ConnectPlan:
+        """How to handle a new connection of `charger_id`: refuse it, or alter its handshake."""
         refusal = self._refusals.get(charger_id)
         if refusal is not None:
             until, status, rule = refusal
             if now < until:
-                return Refuse(status, rule)  # type: ignore[arg-type]
+                return ConnectPlan(refuse=Refuse(status, rule), rules=(rule,))  # type: ignore[arg-type]
             del self._refusals[charger_id]
-        for state in self._live_rules():
+        if self._outages:
+            self._outages = [o for o in self._outages if now < o[0]]
+            for _until, status, rule, chargers in self._outages:
+                if chargers(charger_id):
+                    self._count(rule, "refuse")
+                    return ConnectPlan(refuse=Refuse(status, rule), rules=(rule,))  # type: ignore[arg-type]
+        if not self._connect_live:
+            return PLAIN_CONNECT
+        strip_offer = strip_answer = False
+        headers: list[tuple[str, str | None]] = []
+        hits: list[str] = []
+        offered = set(subprotocols)
+        for state in self._connect_live:
             fault = state.rule.fault
-            if not isinstance(fault, RejectConnect):
-                continue
             if not state.chargers(charger_id):
                 continue
-            if state.protocols is not None and not state.protocols & set(subprotocols):
+            if state.protocols is not None and not state.protocols & offered:
                 continue
             if not self._in_window(state, None, now) or not self._in_radius(state, charger_id):
                 continue
             if state.rule.count is not None and state.stats.hits >= state.rule.count:
                 continue
-            self._hit(state, "reject_connect")
-            return Refuse(fault.status, state.rule.name)
-        return None
+            self._hit(state, fault.type)
+            hits.append(state.rule.name)
+            if isinstance(fault, RejectConnect):
+                return ConnectPlan(refuse=Refuse(fault.status, state.rule.name), rules=tuple(hits))
+            if isinstance(fault, StripSubprotocol):
+                if fault.side == "csms":
+                    strip_offer = True
+                else:
+                    strip_answer = True
+            elif isinstance(fault, RewriteHeader):
+                headers.append((fault.header, fault.value))
+        if not hits:
+            return PLAIN_CONNECT
+        return ConnectPlan(
+            strip_offer=strip_offer,
+            strip_answer=strip_answer,
+            headers=tuple(headers),
+            rules=tuple(hits),
+        )
 
     def session_open(
         self, session: str, charger_id: str, subprotocol: str | None, now: float
@@ -344,7 +411,7 @@ class RuleEngine:
         self._sessions[session] = sess
         actions: list[Action] = []
         for state in self._live_rules():
-            if state.session_level:
+            if state.session_level and not isinstance(state.rule.fault, CsmsOutage):
                 actions.extend(self._session_fault_check(state, sess, now))
         return actions
 
@@ -380,7 +447,7 @@ class RuleEngine:
                 self._count(rule, what)
                 labels.append(f"{what}:{rule}")
                 hits.append(rule)
-                if what == "drop":
+                if what in ("drop", "swallow"):
                     sends = []
                 else:
                     sends = [Send(ev.direction, ev.raw, ev.opcode, at=now + hold, rule=rule)]
@@ -439,6 +506,11 @@ class RuleEngine:
             if isinstance(fault, SignalLoss) and fault.mode == "reset":
                 return [*linger, Abort("charger", name)]
             return linger
+        if kind in ("flap", "inject"):
+            state = self._rules.get(name)
+            if state is None or not state.enabled:
+                return []
+            return self._session_timer(state, sess, kind, now)
         if kind == "linger_end":
             return [Abort("csms", name or None), Abort("charger", name or None)]
         return []
@@ -451,10 +523,9 @@ class RuleEngine:
     def _refresh(self) -> None:
         self._live = [s for s in self._rules.values() if s.enabled]
         self._frame_live = [
-            s
-            for s in self._live
-            if not s.session_level and not isinstance(s.rule.fault, RejectConnect)
+            s for s in self._live if not s.session_level and s.rule.fault.type not in CONNECT_FAULTS
         ]
+        self._connect_live = [s for s in self._live if s.rule.fault.type in CONNECT_FAULTS]
 
     def _matches(self, state: _RuleState, sess: _Session, ev: FrameEvent) -> bool:
         if ev.direction not in state.directions:
@@ -582,6 +653,15 @@ class RuleEngine:
                 sess.last_release[s.direction] = at
                 out.append(_later(s, at, name))
             return out, []
+        if isinstance(fault, Throttle):
+            out = []
+            for s in sends:
+                start = max(now, sess.next_free.get(s.direction, now), s.at or now)
+                sess.next_free[s.direction] = start + len(s.data) / fault.bytes_per_second
+                out.append(s if start <= now else _later(s, start, name))
+            return out, []
+        if isinstance(fault, Inject):
+            return sends, [self._injected(state, sess, fault, n)]
         if isinstance(fault, Duplicate):
             rng = _rng(self.seed, name, sess.charger_id, n, "dup")
             out = list(sends)
@@ -631,7 +711,8 @@ class RuleEngine:
 
     def _session_fault_check(self, state: _RuleState, sess: _Session, now: float) -> list[Action]:
         """Apply a session-level fault to `sess` if it is live and selected for it."""
-        if sess.charger_id in state.applied:
+        per_session = state.fault_type in _PER_SESSION
+        if not per_session and sess.charger_id in state.applied:
             return []
         rule = state.rule
         if not state.chargers(sess.charger_id):
@@ -666,6 +747,11 @@ class RuleEngine:
             if fault.abrupt:
                 return [Abort(side, name) for side in sides]
             return [Close(side, fault.code, fault.reason, name) for side in sides]
+        if isinstance(fault, Flap):
+            return [Wakeup(now + fault.period, f"flap:{name}")]
+        if isinstance(fault, Inject):
+            sess.injected[name] = 0
+            return [Wakeup(now + fault.delay, f"inject:{name}")]
         if isinstance(fault, Blackhole):
             sess.isolated_until = math.inf if fault.duration is None else now + fault.duration
             sess.isolated_by = name
@@ -677,6 +763,47 @@ class RuleEngine:
             self._refusals[sess.charger_id] = (until, fault.refuse, name)
             return [Wakeup(until, f"signal_loss_end:{name}")]
         return []
+
+    def _session_timer(
+        self, state: _RuleState, sess: _Session, kind: str, now: float
+    ) -> list[Action]:
+        fault = state.rule.fault
+        name = state.rule.name
+        if isinstance(fault, Flap) and kind == "flap":
+            self._count(name, "flap")
+            if fault.abrupt:
+                return [Abort("charger", name)]
+            return [Close("charger", fault.code, fault.reason, name)]
+        if isinstance(fault, Inject) and kind == "inject":
+            sent = sess.injected.get(name, 0)
+            if sent >= fault.times:
+                return []
+            sess.injected[name] = sent + 1
+            actions: list[Action] = [self._injected(state, sess, fault, sent)]
+            if fault.period is not None and sent + 1 < fault.times:
+                actions.append(Wakeup(now + fault.period, f"inject:{name}"))
+            return actions
+        return []
+
+    def _injected(self, state: _RuleState, sess: _Session, fault: Inject, n: int) -> Send:
+        """The frame an inject fault sends; a made-up CALL's answer will be swallowed."""
+        direction = Direction.UP if fault.to == "csms" else Direction.DOWN
+        self._count(state.rule.name, "inject")
+        if fault.frame is not None:
+            return Send(direction, fault.frame.encode(), "text", None, state.rule.name, True)
+        assert fault.call is not None
+        rng = _rng(self.seed, state.rule.name, sess.id, n, "inject")
+        call = Call(
+            unique_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            action=fault.call.action,
+            payload=fault.call.payload,
+        )
+        sess.pending_response[(direction.opposite, call.unique_id)] = (
+            state.rule.name,
+            "swallow",
+            0.0,
+        )
+        return Send(direction, serialise(call), "text", None, state.rule.name, True)
 
     def _release_overtaken(self, sess: _Session, direction: Direction, now: float) -> list[Send]:
         """A frame went past the held ones: count it; release those it was the last for."""

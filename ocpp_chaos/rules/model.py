@@ -23,6 +23,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -35,6 +36,7 @@ from pydantic import (
 from ocpp_chaos.frames.codes import is_valid_error_code
 
 __all__ = [
+    "CONNECT_FAULTS",
     "FAULT_TYPES",
     "SESSION_FAULTS",
     "BlastRadius",
@@ -396,29 +398,107 @@ class Disconnect(_Fault):
     reason: str = ""
     abrupt: bool = Field(False, description="reset the TCP connection instead of closing")
 
-    @field_validator("code")
-    @classmethod
-    def _sendable(cls, value: int) -> int:
-        if not (
-            value in {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
-            or 3000 <= value <= 4999
-        ):
-            raise ValueError(f"{value} cannot be sent in a close frame")
-        return value
+    _code = field_validator("code")(classmethod(lambda cls, v: _close_code(v)))
+
+
+def _close_code(value: int) -> int:
+    if not (
+        value in {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+        or 3000 <= value <= 4999
+    ):
+        raise ValueError(f"{value} cannot be sent in a close frame")
+    return value
+
+
+def _refusal(value: int | str) -> int | str:
+    if isinstance(value, int) and not 400 <= value <= 599:
+        raise ValueError("an HTTP error status is 400-599")
+    return value
+
+
+Refusal = Annotated[int | Literal["tcp-reset"], AfterValidator(_refusal)]
+"""How a connection is refused: an HTTP error status, or `tcp-reset`."""
 
 
 class RejectConnect(_Fault):
     """Refuse new connections of the matched chargers with an HTTP status (or a TCP reset)."""
 
     type: Literal["reject_connect"]
-    status: int | Literal["tcp-reset"] = Field(503, description="HTTP status, or 'tcp-reset'")
+    status: Refusal = Field(503, description="HTTP status, or 'tcp-reset'")
 
-    @field_validator("status")
-    @classmethod
-    def _http_error(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 400 <= value <= 599:
-            raise ValueError("an HTTP error status is 400-599")
-        return value
+
+class Throttle(_Fault):
+    """Matched frames pass at most `bytes_per_second` (per direction); order is kept."""
+
+    type: Literal["throttle"]
+    bytes_per_second: int = Field(ge=1)
+
+
+class Flap(_Fault):
+    """Disconnect each matched session `period` after it opens, every time it reconnects."""
+
+    type: Literal["flap"]
+    period: Duration = Field(description="how long each connection lives, e.g. '20s'")
+    code: int = Field(1001, description="close code (ignored when abrupt)")
+    reason: str = "flap"
+    abrupt: bool = Field(False, description="reset the TCP connection instead of closing")
+    _code = field_validator("code")(classmethod(lambda cls, v: _close_code(v)))
+
+
+class CsmsOutage(_Fault):
+    """The CSMS goes away: every matched session is dropped at once when the rule switches
+    on, and new connections are refused for `duration` (then the reconnect storm comes)."""
+
+    type: Literal["csms_outage"]
+    duration: Duration = Field(description="how long new connections are refused")
+    refuse: Refusal = Field(503, description="HTTP status, or 'tcp-reset'")
+    abrupt: bool = Field(True, description="reset the connections (else close them with code)")
+    code: int = Field(1011, description="close code when not abrupt")
+    _code = field_validator("code")(classmethod(lambda cls, v: _close_code(v)))
+
+
+class StripSubprotocol(_Fault):
+    """Hide the subprotocol in the handshake: the CSMS is offered none, or the charger is
+    told none was chosen."""
+
+    type: Literal["strip_subprotocol"]
+    side: Literal["csms", "charger"] = "csms"
+
+
+class RewriteHeader(_Fault):
+    """Set (or, with no value, remove) a header of the upgrade request sent to the CSMS."""
+
+    type: Literal["rewrite_header"]
+    header: str = Field(min_length=1, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    value: str | None = Field(None, description="the new value; absent removes the header")
+
+
+class InjectCall(_Model):
+    """A CALL to make up: its unique id is fresh each time, and its answer is swallowed."""
+
+    action: str = Field(min_length=1)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Inject(_Fault):
+    """Send a made-up frame to one side: on each matching frame, or (with no frame-specific
+    match) `delay` after a session opens, then every `period`, `times` times."""
+
+    type: Literal["inject"]
+    to: Literal["charger", "csms"]
+    frame: str | None = Field(None, description="the exact text to send")
+    call: InjectCall | None = Field(None, description="a CALL to send with a fresh unique id")
+    delay: Duration = Field(0.0, description="after the session opens")
+    period: Duration | None = Field(None, description="repeat this often")
+    times: int = Field(1, ge=1, le=100_000, description="how many frames per session")
+
+    @model_validator(mode="after")
+    def _one_frame(self) -> Inject:
+        if (self.frame is None) == (self.call is None):
+            raise ValueError("give exactly one of frame, call")
+        if self.times > 1 and self.period is None:
+            raise ValueError("times > 1 needs a period")
+        return self
 
 
 Fault = Annotated[
@@ -435,7 +515,13 @@ Fault = Annotated[
     | Blackhole
     | Latency
     | Disconnect
-    | RejectConnect,
+    | RejectConnect
+    | Throttle
+    | Flap
+    | CsmsOutage
+    | StripSubprotocol
+    | RewriteHeader
+    | Inject,
     Field(discriminator="type"),
 ]
 
@@ -454,10 +540,21 @@ FAULT_TYPES: tuple[str, ...] = (
     "latency",
     "disconnect",
     "reject_connect",
+    "throttle",
+    "flap",
+    "csms_outage",
+    "strip_subprotocol",
+    "rewrite_header",
+    "inject",
 )
-SESSION_FAULTS = frozenset({"signal_loss", "blackhole", "disconnect"})
+SESSION_FAULTS = frozenset(
+    {"signal_loss", "blackhole", "disconnect", "flap", "inject", "csms_outage"}
+)
 """Faults that act on a whole session: without frame-specific matchers they fire as soon as the
-rule is live for a session; with them, on the first matching frame."""
+rule is live for a session; with them (signal_loss, blackhole, disconnect, inject), on a
+matching frame. flap and csms_outage always act on sessions."""
+CONNECT_FAULTS = frozenset({"reject_connect", "strip_subprotocol", "rewrite_header"})
+"""Faults that act on the WebSocket handshake of new connections."""
 
 
 # -- rule ------------------------------------------------------------------------

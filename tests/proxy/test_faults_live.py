@@ -318,3 +318,103 @@ def _mono() -> float:
     import time
 
     return time.monotonic()
+
+
+async def test_throttle_keeps_order_and_delivers_all(make_proxy, raw_server) -> None:
+    proxy = await make_proxy(raw_server.url)
+    proxy.rules.add(
+        rule(match={"direction": "up"}, fault={"type": "throttle", "bytes_per_second": 20_000})
+    )
+    client, conn = await _pair(proxy, raw_server)
+    async with client:
+        frames = [
+            ("text", call(str(i), "DataTransfer", {"vendorId": "x" * 500})) for i in range(20)
+        ]
+        await client.send_all(frames)
+        assert await conn.rec.wait_frames(20) == frames
+    assert proxy.engine.stats("r").hits == 20
+
+
+async def test_flap_drops_each_connection_after_its_period(make_proxy, raw_server) -> None:
+    proxy = await make_proxy(raw_server.url)
+    proxy.rules.add(rule(fault={"type": "flap", "period": "200ms", "code": 4009}))
+    for _ in range(2):
+        client, conn = await _pair(proxy, raw_server, "CP-F")
+        await client.rec.wait_ended()
+        await conn.rec.wait_ended()
+        assert client.rec.close == (4009, "flap") and conn.rec.close == (4009, "flap")
+        await client.aclose()
+
+
+async def test_csms_outage_and_the_reconnect_storm(make_proxy, raw_server) -> None:
+    proxy = await make_proxy(raw_server.url)
+    proxy.rules.add(
+        rule(
+            name="outage",
+            enabled=False,
+            fault={"type": "csms_outage", "duration": "500ms", "refuse": 503},
+        )
+    )
+    pairs = [await _pair(proxy, raw_server, f"CP-{i}") for i in range(10)]
+    proxy.rules.enable("outage")
+    for client, conn in pairs:
+        await client.rec.wait_ended()
+        await conn.rec.wait_ended()
+        assert client.rec.lost and conn.rec.lost
+        await client.aclose()
+    assert await _status(f"{proxy.url}/CP-1") == 503
+    # the storm: every charger reconnects at once once the outage is over
+    await _until(lambda: proxy.engine.on_connect("CP-1", [], _mono()).refuse is None)
+    before = len(raw_server.connections)
+    storm = await asyncio.gather(*(RawClient.connect(f"{proxy.url}/CP-{i}") for i in range(10)))
+    await raw_server.wait_connections(before + 10)
+    for client in storm:
+        await client.aclose()
+
+
+async def test_strip_subprotocol_and_rewrite_header(make_proxy, raw_server) -> None:
+    proxy = await make_proxy(raw_server.url)
+    proxy.rules.add(rule(name="strip", fault={"type": "strip_subprotocol"}))
+    proxy.rules.add(rule(name="auth", fault={"type": "rewrite_header", "header": "Authorization"}))
+    proxy.rules.add(
+        rule(name="tag", fault={"type": "rewrite_header", "header": "X-Chaos", "value": "on"})
+    )
+    client, conn = await _pair(proxy, raw_server, headers={"Authorization": "Basic eDp5"})
+    async with client:
+        assert "Sec-WebSocket-Protocol" not in conn.headers
+        assert "Authorization" not in conn.headers
+        assert conn.headers["X-Chaos"] == "on"
+        assert client.protocol is None
+
+
+async def test_inject_reaches_the_charger_and_its_answer_is_swallowed(
+    make_proxy, raw_server
+) -> None:
+    proxy = await make_proxy(raw_server.url)
+    proxy.rules.add(
+        rule(
+            fault={
+                "type": "inject",
+                "to": "charger",
+                "delay": "50ms",
+                "call": {"action": "TriggerMessage", "payload": {"requestedMessage": "Heartbeat"}},
+            }
+        )
+    )
+    client, conn = await _pair(proxy, raw_server)
+    async with client:
+        (frame,) = await client.rec.wait_frames(1)
+        injected = parse(frame[1])
+        assert injected.action == "TriggerMessage"  # type: ignore[union-attr]
+        await client.send(
+            "text",
+            json.dumps(
+                [
+                    3,
+                    injected.unique_id,  # type: ignore[union-attr]
+                    {"status": "Accepted"},
+                ]
+            ).encode(),
+        )
+        await client.send("text", call("h"))
+        assert await conn.rec.wait_frames(1) == [("text", call("h"))]  # the answer never arrived

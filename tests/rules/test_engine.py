@@ -450,9 +450,9 @@ def test_signal_loss_isolates_refuses_and_resets() -> None:
     out = b.call(sid, "Heartbeat")
     assert sends(out) == [] and out.decision.startswith("blackhole:")
     assert sends(b.frame(sid, DOWN, b"x")) == []
-    refusal = b.engine.on_connect("CP-7", ["ocpp1.6"], b.now + 10)
+    refusal = b.engine.on_connect("CP-7", ["ocpp1.6"], b.now + 10).refuse
     assert refusal is not None and refusal.status == 503
-    assert b.engine.on_connect("CP-8", ["ocpp1.6"], b.now + 10) is None
+    assert b.engine.on_connect("CP-8", ["ocpp1.6"], b.now + 10).refuse is None
     b.now += 30
     end = b.engine.on_timer(sid, wake.key, b.now)
     assert Abort("charger", "r") in end and any(isinstance(a, Detach) for a in end)
@@ -462,7 +462,7 @@ def test_signal_loss_isolates_refuses_and_resets() -> None:
         Abort("csms", "r"),
         Abort("charger", "r"),
     }
-    assert b.engine.on_connect("CP-7", ["ocpp1.6"], b.now) is None
+    assert b.engine.on_connect("CP-7", ["ocpp1.6"], b.now).refuse is None
     # a new session of the same charger is not hit again during this activation
     sid2 = b.open("CP-7")
     assert b.opened[sid2] == []
@@ -493,8 +493,8 @@ def test_disconnect_and_abrupt() -> None:
 
 def test_reject_connect() -> None:
     b = Bench(rule(match={"charger": "BAD-*"}, fault={"type": "reject_connect", "status": 404}))
-    assert b.engine.on_connect("BAD-1", ["ocpp1.6"], b.now).status == 404  # type: ignore[union-attr]
-    assert b.engine.on_connect("GOOD-1", ["ocpp1.6"], b.now) is None
+    assert b.engine.on_connect("BAD-1", ["ocpp1.6"], b.now).refuse.status == 404  # type: ignore[union-attr]
+    assert b.engine.on_connect("GOOD-1", ["ocpp1.6"], b.now).refuse is None
 
 
 # -- runtime control -----------------------------------------------------------------
@@ -537,3 +537,104 @@ def test_add_remove_and_stats() -> None:
     assert (stats.matched, stats.hits, stats.decisions) == (2, 1, {"drop": 1})
     b.engine.remove("d", b.now)
     assert b.engine.rules == []
+
+
+# -- the rest of the catalogue ----------------------------------------------------
+
+
+def test_throttle_spaces_frames_by_size_and_keeps_order() -> None:
+    b = Bench(rule(fault={"type": "throttle", "bytes_per_second": 100}, match={"direction": "up"}))
+    sid = b.open()
+    first = b.call(sid, "Heartbeat", uid="1")  # 25 bytes: the link is free, it goes now
+    assert first.decision == "throttle:r" and sends(first)[0].at is None
+    second = sends(b.call(sid, "Heartbeat", uid="2"))[0]
+    third = sends(b.call(sid, "Heartbeat", uid="3"))[0]
+    assert second.at == pytest.approx(b.now + 0.25)
+    assert third.at == pytest.approx(b.now + 0.50)
+
+
+def test_flap_disconnects_every_session_after_its_period() -> None:
+    b = Bench(rule(fault={"type": "flap", "period": 20, "code": 4001}))
+    for _ in range(2):  # the first session and the reconnect alike
+        sid = b.open("CP1")
+        (wake,) = b.opened[sid]
+        assert wake.at == b.now + 20
+        assert b.engine.on_timer(sid, wake.key, wake.at) == [Close("charger", 4001, "flap", "r")]
+
+
+def test_csms_outage_drops_everyone_and_refuses_for_a_while() -> None:
+    b = Bench(rule(enabled=False, fault={"type": "csms_outage", "duration": 30}))
+    sessions = [b.open(f"CP{i}") for i in range(3)]
+    out = b.engine.enable("r", b.now)
+    assert set(out) == set(sessions)
+    assert all(
+        Abort("csms", "r") in acts and Abort("charger", "r") in acts for acts in out.values()
+    )
+    assert b.engine.on_connect("CP1", ["ocpp1.6"], b.now + 29).refuse is not None
+    assert b.engine.on_connect("NEW", ["ocpp1.6"], b.now + 29).refuse is not None
+    assert b.engine.on_connect("CP1", ["ocpp1.6"], b.now + 30).refuse is None
+    # reconnected sessions are not dropped again
+    assert b.opened[b.open("CP1")] == []
+
+
+def test_handshake_faults() -> None:
+    b = Bench(
+        rule(name="s", fault={"type": "strip_subprotocol", "side": "charger"}),
+        rule(name="h", fault={"type": "rewrite_header", "header": "Authorization"}),
+        rule(name="x", fault={"type": "rewrite_header", "header": "X-Chaos", "value": "1"}),
+    )
+    plan = b.engine.on_connect("CP1", ["ocpp1.6"], b.now)
+    assert plan.strip_answer and not plan.strip_offer
+    assert plan.headers == (("Authorization", None), ("X-Chaos", "1"))
+    assert plan.refuse is None and plan.rules == ("s", "h", "x")
+
+
+def test_inject_on_session_open_with_period_and_swallowed_answers() -> None:
+    b = Bench(
+        rule(
+            fault={
+                "type": "inject",
+                "to": "charger",
+                "delay": 5,
+                "period": 10,
+                "times": 2,
+                "call": {
+                    "action": "TriggerMessage",
+                    "payload": {"requestedMessage": "StatusNotification"},
+                },
+            }
+        )
+    )
+    sid = b.open()
+    (wake,) = b.opened[sid]
+    assert wake.at == b.now + 5
+    first = b.engine.on_timer(sid, wake.key, wake.at)
+    (send,) = [a for a in first if isinstance(a, Send)]
+    (again,) = [a for a in first if isinstance(a, Wakeup)]
+    injected = parse(send.data)
+    assert send.direction is DOWN and send.injected
+    assert injected.action == "TriggerMessage"  # type: ignore[union-attr]
+    # the charger's answer to a CALL the CSMS never sent is swallowed
+    answer = b.result(sid, uid=injected.unique_id, direction=UP)  # type: ignore[union-attr]
+    assert sends(answer) == [] and answer.decision == "swallow:r"
+    second = b.engine.on_timer(sid, again.key, again.at)
+    assert [a for a in second if isinstance(a, Wakeup)] == []  # times: 2
+    assert parse(next(a for a in second if isinstance(a, Send)).data).unique_id != (  # type: ignore[union-attr]
+        injected.unique_id  # type: ignore[union-attr]
+    )
+
+
+def test_inject_on_a_matching_frame_a_second_call_while_one_is_outstanding() -> None:
+    b = Bench(
+        rule(
+            match={"direction": "down", "message": "call"},
+            first=1,
+            fault={"type": "inject", "to": "charger", "frame": '[2,"dup","Reset",{}]'},
+        )
+    )
+    sid = b.open()
+    out = b.call(sid, "ChangeAvailability", uid="c1", direction=DOWN)
+    assert [s.data for s in sends(out)] == [
+        b'[2, "c1", "ChangeAvailability", {}]',
+        b'[2,"dup","Reset",{}]',
+    ]

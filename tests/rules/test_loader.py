@@ -81,6 +81,23 @@ rules:
   - name: refuse
     enabled: false
     fault: {type: reject_connect, status: tcp-reset}
+  - name: narrow-link
+    fault: {type: throttle, bytes_per_second: 2000}
+  - name: flaky-modem
+    fault: {type: flap, period: 20s, abrupt: true}
+  - name: outage
+    enabled: false
+    fault: {type: csms_outage, duration: 1m, refuse: tcp-reset}
+  - name: no-subprotocol
+    fault: {type: strip_subprotocol, side: csms}
+  - name: no-auth
+    fault: {type: rewrite_header, header: Authorization}
+  - name: trigger
+    fault:
+      type: inject
+      to: charger
+      delay: 5s
+      call: {action: TriggerMessage, payload: {requestedMessage: StatusNotification}}
 """
 
 
@@ -107,6 +124,12 @@ def _check_every_fault(rule_file: RuleFile) -> None:
         "latency",
         "disconnect",
         "reject_connect",
+        "throttle",
+        "flap",
+        "csms_outage",
+        "strip_subprotocol",
+        "rewrite_header",
+        "inject",
     ]
     assert {r.fault.type for r in rule_file.rules} == set(FAULT_TYPES)
     by_name = {r.name: r for r in rule_file.rules}
