@@ -779,6 +779,7 @@ class RuleEngine:
             if sent >= fault.times:
                 return []
             sess.injected[name] = sent + 1
+            self._count(name, "inject")
             actions: list[Action] = [self._injected(state, sess, fault, sent)]
             if fault.period is not None and sent + 1 < fault.times:
                 actions.append(Wakeup(now + fault.period, f"inject:{name}"))
@@ -788,7 +789,6 @@ class RuleEngine:
     def _injected(self, state: _RuleState, sess: _Session, fault: Inject, n: int) -> Send:
         """The frame an inject fault sends; a made-up CALL's answer will be swallowed."""
         direction = Direction.UP if fault.to == "csms" else Direction.DOWN
-        self._count(state.rule.name, "inject")
         if fault.frame is not None:
             return Send(direction, fault.frame.encode(), "text", None, state.rule.name, True)
         assert fault.call is not None
