@@ -123,3 +123,41 @@ def test_bad_listen_address(bad, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["proxy", "--listen", bad])
     assert info.value.code == 2
+
+
+async def test_proxy_process_applies_rule_files(raw_server, tmp_path) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text("- name: no-heartbeats\n  match: {action: Heartbeat}\n  fault: {type: drop}\n")
+    tape = tmp_path / "tape.jsonl"
+    proc, url, logs = await _start(
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        raw_server.url,
+        "--rules",
+        str(rules),
+        "--seed",
+        "7",
+        "--tape",
+        str(tape),
+        "--headless",
+    )
+    try:
+        client = await RawClient.connect(f"{url}/CP-R", protocols=["ocpp1.6"])
+        await client.send("text", b'[2,"1","Heartbeat",{}]')
+        await client.send("text", b'[2,"2","Authorize",{"idTag":"T"}]')
+        conn = (await raw_server.wait_connections(1))[0]
+        assert await conn.rec.wait_frames(1) == [("text", b'[2,"2","Authorize",{"idTag":"T"}]')]
+        await client.aclose()
+        assert await _stop(proc, logs) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert any(e["event"] == "rule_loaded" and e["rule"] == "no-heartbeats" for e in logs)
+    lines = [json.loads(x) for x in tape.read_text().splitlines()]
+    assert [ln["decision"] for ln in lines if ln.get("opcode") == "text"] == [
+        "drop:no-heartbeats",
+        "forward",
+    ]
