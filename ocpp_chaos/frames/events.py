@@ -158,6 +158,9 @@ _ARITY = {
 }
 
 
+_TYPE_IDS = {int(t): t for t in MessageType}
+
+
 def _malformed(
     raw: bytes,
     reason: MalformedReason,
@@ -185,6 +188,10 @@ def _parse_float(text: str) -> float:
     return value
 
 
+# One decoder for every frame: `json.loads` with keyword arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_reject_constant)
+
+
 def parse(data: bytes | str, *, binary: bool = False) -> Message:
     """Parse one WebSocket frame into an OCPP-J message. Never raises.
 
@@ -199,7 +206,7 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
     except UnicodeDecodeError as exc:
         return _malformed(raw, MalformedReason.INVALID_UTF8, f"{exc.reason} at byte {exc.start}")
     try:
-        value = json.loads(text, parse_float=_parse_float, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         return _malformed(raw, MalformedReason.BAD_JSON, str(exc)[:200])
     if not isinstance(value, list):
@@ -210,11 +217,11 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
     unique_id = value[1] if len(value) > 1 and isinstance(value[1], str) else None
     if unique_id is not None and len(unique_id) > MAX_UNIQUE_ID_LENGTH:
         unique_id = None
-    if isinstance(type_id, bool) or not isinstance(type_id, int) or type_id not in _ARITY:
+    mtype = _TYPE_IDS.get(type_id) if type(type_id) is int else None
+    if mtype is None:
         return _malformed(
             raw, MalformedReason.UNKNOWN_TYPE_ID, f"type id {type_id!r}", unique_id=unique_id
         )
-    mtype = MessageType(type_id)
     if len(value) != _ARITY[mtype]:
         return _malformed(
             raw,

@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from ocpp_chaos.aio import bound_port
+from ocpp_chaos.frames import Direction
 from ocpp_chaos.log import redact_text
 from ocpp_chaos.proxy.control import RulesController
 from ocpp_chaos.proxy.mapping import (
@@ -206,7 +207,7 @@ class ProxyServer:
 
     def _emit(self, event: FrameRecord | SessionEvent) -> None:
         if isinstance(event, FrameRecord) and event.opcode in ("text", "binary"):
-            self.totals["frames_up" if event.direction.value == "up" else "frames_down"] += 1
+            self.totals["frames_up" if event.direction is Direction.UP else "frames_down"] += 1
         if self.tape is not None:
             self.tape.write(event.to_json())
         for observer in self.observers:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import itertools
 import socket
 import struct
 import time
@@ -162,12 +161,14 @@ class Session:
         self._detached: set[Side] = set()
         """Sides whose loss is not mirrored to the other side (a fault cut the link)."""
         self._gone: set[Side] = set()
+        # The timeline of frames and timers due later exists only once a rule delays
+        # something: an idle session holds none of it (memory per session matters).
         self._timeline: list[tuple[float, int, Send | Wakeup]] = []
-        self._seq = itertools.count()
-        self._timeline_changed = asyncio.Event()
+        self._seq = 0
+        self._timeline_changed: asyncio.Event | None = None
         self._timer_task: asyncio.Task[None] | None = None
-        self._room = asyncio.Event()
-        self._room.set()  # cleared while MAX_QUEUED items wait: reading pauses
+        self._room: asyncio.Event | None = None
+        """Cleared while MAX_QUEUED items wait: reading pauses until there is room."""
         self.closed_by: str | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
@@ -290,8 +291,9 @@ class Session:
         monitor = self.monitor
         engine = self.engine
         while True:
-            if not self._room.is_set():
-                await self._room.wait()
+            room = self._room
+            if room is not None and not room.is_set():
+                await room.wait()
             msg = await src.receive()
             mtype = msg.type
             if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
@@ -411,12 +413,15 @@ class Session:
         await self._send(dst, send.data, _OPCODES[send.opcode])
 
     def _schedule(self, at: float, item: Send | Wakeup) -> None:
-        heapq.heappush(self._timeline, (at, next(self._seq), item))
+        self._seq += 1
+        heapq.heappush(self._timeline, (at, self._seq, item))
         if len(self._timeline) >= MAX_QUEUED:
+            if self._room is None:
+                self._room = asyncio.Event()
             self._room.clear()
         if self._timer_task is None or self._timer_task.done():
             self._timer_task = spawn(self._run_timeline(), name=f"timeline-{self.id}")
-        else:
+        elif self._timeline_changed is not None:
             self._timeline_changed.set()
 
     def _release(self, rule: str) -> None:
@@ -428,22 +433,24 @@ class Session:
                 changed = True
         if changed:
             heapq.heapify(self._timeline)
-            self._timeline_changed.set()
+            if self._timeline_changed is not None:
+                self._timeline_changed.set()
 
     async def _run_timeline(self) -> None:
         """Send delayed frames and fire timers when they come due, in time order."""
         timeline = self._timeline
+        changed = self._timeline_changed = self._timeline_changed or asyncio.Event()
         while timeline:
             at, _seq, item = timeline[0]
             delay = at - time.monotonic()
             if delay > 0:
-                self._timeline_changed.clear()
+                changed.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
-                        await self._timeline_changed.wait()
+                        await changed.wait()
                 continue
             heapq.heappop(timeline)
-            if len(timeline) < MAX_QUEUED:
+            if self._room is not None and len(timeline) < MAX_QUEUED:
                 self._room.set()
             try:
                 if isinstance(item, Send):

@@ -151,7 +151,7 @@ class _Held:
     rule: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _Session:
     id: str
     charger_id: str
