@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
+import orjson
+
 __all__ = [
     "MAX_UNIQUE_ID_LENGTH",
     "Call",
@@ -190,6 +192,26 @@ def _parse_float(text: str) -> float:
 
 # One decoder for every frame: `json.loads` with keyword arguments builds a new one per call.
 _DECODER = json.JSONDecoder(parse_float=_parse_float, parse_constant=_reject_constant)
+# orjson reads integers past 64 bits as floats: frames with a run of 20 digits go the exact
+# (slower) way. Found by mapping digits to "0" and the rest to "x" (5x faster than a regex).
+_DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x78 for i in range(256))
+_LONG_RUN = b"0" * 20
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from frame bytes; raises UnicodeDecodeError, ValueError or RecursionError.
+
+    orjson first (several times faster, and as strict: no NaN, no out-of-range
+    floats); whatever it refuses is read again by the standard library, whose
+    verdict (and acceptance of lone surrogate escapes or deep nesting) is the one
+    that counts, so both paths classify every frame the same way.
+    """
+    if _LONG_RUN not in raw.translate(_DIGITS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _DECODER.decode(raw.decode("utf-8"))
 
 
 def parse(data: bytes | str, *, binary: bool = False) -> Message:
@@ -202,11 +224,9 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
     if binary:
         return _malformed(raw, MalformedReason.BINARY_FRAME, "binary frame", binary=True)
     try:
-        text = raw.decode("utf-8")
+        value = _loads(raw)
     except UnicodeDecodeError as exc:
         return _malformed(raw, MalformedReason.INVALID_UTF8, f"{exc.reason} at byte {exc.start}")
-    try:
-        value = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         return _malformed(raw, MalformedReason.BAD_JSON, str(exc)[:200])
     if not isinstance(value, list):

@@ -9,7 +9,6 @@ response travelling `down`, and the other way round.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
@@ -36,7 +35,8 @@ class Direction(str, Enum):  # noqa: UP042 (StrEnum would change str())
         return Direction.DOWN if self is Direction.UP else Direction.UP
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass pays object.__setattr__ per field, on every frame.
+@dataclass(slots=True)
 class Outstanding:
     """A CALL waiting for its answer."""
 
@@ -46,7 +46,7 @@ class Outstanding:
     sent_at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Pairing:
     """What the tracker learned from one message."""
 
@@ -63,6 +63,7 @@ class Pairing:
 
 
 _NOTHING = Pairing()
+_OPPOSITE = {Direction.UP: Direction.DOWN, Direction.DOWN: Direction.UP}
 
 
 class RpcTracker:
@@ -73,31 +74,36 @@ class RpcTracker:
     """
 
     def __init__(self, max_outstanding: int = 1024) -> None:
-        self._pending: dict[Direction, OrderedDict[str, Outstanding]] = {
-            Direction.UP: OrderedDict(),
-            Direction.DOWN: OrderedDict(),
+        # Plain dicts keep insertion order: the first key is the oldest CALL.
+        self._pending: dict[Direction, dict[str, Outstanding]] = {
+            Direction.UP: {},
+            Direction.DOWN: {},
         }
         self.max_outstanding = max_outstanding
         self.evicted = 0
 
     def feed(self, direction: Direction, message: Message, now: float) -> Pairing:
         """Record `message` seen travelling in `direction` at time `now`."""
-        if isinstance(message, Call):
+        kind = type(message)
+        if kind is Call:
+            assert isinstance(message, Call)
             pending = self._pending[direction]
             duplicate = message.unique_id in pending
             concurrent = bool(pending) and not duplicate
+            if duplicate:
+                del pending[message.unique_id]  # re-inserted last: newest
             pending[message.unique_id] = Outstanding(
                 message.unique_id, message.action, direction, now
             )
-            pending.move_to_end(message.unique_id)
             if len(pending) > self.max_outstanding:
-                pending.popitem(last=False)
+                del pending[next(iter(pending))]
                 self.evicted += 1
             return Pairing(
                 action=message.action, duplicate_id=duplicate, concurrent_call=concurrent
             )
-        if isinstance(message, CallResult | CallError):
-            call = self._pending[direction.opposite].pop(message.unique_id, None)
+        if kind is CallResult or kind is CallError:
+            assert isinstance(message, CallResult | CallError)
+            call = self._pending[_OPPOSITE[direction]].pop(message.unique_id, None)
             if call is None:
                 return Pairing(unknown_id=True)
             return Pairing(action=call.action, rtt=now - call.sent_at)

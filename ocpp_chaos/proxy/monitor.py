@@ -23,6 +23,7 @@ from ocpp_chaos.frames import (
     Direction,
     Malformed,
     Message,
+    Pairing,
     RpcTracker,
     SchemaChecker,
     SchemaVerdict,
@@ -159,40 +160,63 @@ class SessionMonitor:
 
     def observe(self, direction: Direction, data: bytes, *, binary: bool = False) -> FrameRecord:
         """A data frame (text or binary) read from `direction`'s sender."""
+        message, pairing, verdict = self.see(direction, data, binary)
+        return self.record(direction, data, binary, message, pairing, verdict)
+
+    def see(
+        self, direction: Direction, data: bytes, binary: bool = False
+    ) -> tuple[Message, Pairing, SchemaVerdict]:
+        """Parse, pair, check and count a data frame, without building its record.
+
+        The relay calls this for every frame, and `record()` only when something
+        (the tape, an observer, a rule) needs the record: the common path stays lean.
+        """
         message = parse(data, binary=binary)
         pairing = self.tracker.feed(direction, message, self._clock())
         stats = self.stats
-        dstats = stats.direction(direction)
+        dstats = stats.up if direction is Direction.UP else stats.down
         dstats.frames += 1
         dstats.bytes += len(data)
-        record = FrameRecord(
-            time=self._wall(),
-            session=self.session,
-            charger_id=self.charger_id,
-            direction=direction,
-            opcode="binary" if binary else "text",
-            raw=data,
-            kind=kind_of(message),
-            action=pairing.action,
-            unique_id=getattr(message, "unique_id", None),
-            rtt=pairing.rtt,
-            message=message,
-        )
-        if isinstance(message, Malformed):
+        if type(message) is Malformed:
             dstats.malformed += 1
-            record.reason = message.reason.value
         if pairing.unknown_id:
             stats.unknown_responses += 1
         if pairing.rtt is not None:
             stats.rtts.append(pairing.rtt)
         if pairing.action is not None:
             stats.last_action = pairing.action
+        verdict = UNCHECKED
         if self.schema is not None:
             verdict = self.schema.check(message, pairing.action)
-            record.schema = verdict
             if verdict.valid is False:
                 stats.schema_violations += 1
-        return record
+        return message, pairing, verdict
+
+    def record(
+        self,
+        direction: Direction,
+        data: bytes,
+        binary: bool,
+        message: Message,
+        pairing: Pairing,
+        verdict: SchemaVerdict,
+    ) -> FrameRecord:
+        """The record of a frame `see()` has seen, for the tape, the log and the rules."""
+        return FrameRecord(
+            time=self._wall(),
+            session=self.session,
+            charger_id=self.charger_id,
+            direction=direction,
+            opcode="binary" if binary else "text",
+            raw=data,
+            kind=_KINDS[type(message)],
+            action=pairing.action,
+            unique_id=getattr(message, "unique_id", None),
+            rtt=pairing.rtt,
+            schema=verdict,
+            reason=message.reason.value if isinstance(message, Malformed) else None,
+            message=message,
+        )
 
     def observe_control(
         self, direction: Direction, opcode: str, data: bytes = b"", reason: str | None = None

@@ -21,7 +21,6 @@ import structlog
 from aiohttp import web
 
 from ocpp_chaos.aio import bound_port
-from ocpp_chaos.frames import Direction
 from ocpp_chaos.log import redact_text
 from ocpp_chaos.proxy.control import RulesController
 from ocpp_chaos.proxy.mapping import (
@@ -128,10 +127,9 @@ class ProxyServer:
         for rule in rules:
             self.rules.add(rule)
         self.observers: list[Observer] = []
+        self._frames_closed = (0, 0)
         self.totals = {
             "sessions": 0,
-            "frames_up": 0,
-            "frames_down": 0,
             "refused": 0,
             "unreachable": 0,
             "refused_by_rule": 0,
@@ -194,7 +192,8 @@ class ProxyServer:
         if self.tape is not None:
             self.tape.close()
             log.info("tape_closed", path=str(self.tape.path), lines=self.tape.written)
-        log.info("proxy_stopped", **self.totals)
+        up, down = self.frames()
+        log.info("proxy_stopped", frames_up=up, frames_down=down, **self.totals)
 
     async def __aenter__(self) -> ProxyServer:
         await self.start()
@@ -205,9 +204,20 @@ class ProxyServer:
 
     # -- events --------------------------------------------------------------
 
+    @property
+    def recording(self) -> bool:
+        """Whether frame records are consumed (a tape or an observer): else not built."""
+        return self.tape is not None or bool(self.observers)
+
+    def frames(self) -> tuple[int, int]:
+        """Data frames relayed so far, (up, down), ended sessions included."""
+        up, down = self._frames_closed
+        for s in self.sessions:
+            up += s.monitor.stats.up.frames
+            down += s.monitor.stats.down.frames
+        return up, down
+
     def _emit(self, event: FrameRecord | SessionEvent) -> None:
-        if isinstance(event, FrameRecord) and event.opcode in ("text", "binary"):
-            self.totals["frames_up" if event.direction is Direction.UP else "frames_down"] += 1
         if self.tape is not None:
             self.tape.write(event.to_json())
         for observer in self.observers:
@@ -334,6 +344,7 @@ class ProxyServer:
             emit=self._emit,
             close_timeout=cfg.close_timeout,
             engine=self.engine,
+            sink=self,
         )
         self.sessions.add(session)
         self.totals["sessions"] += 1
@@ -343,4 +354,7 @@ class ProxyServer:
             log.error("session_failed", error=repr(exc), exc_info=exc)
         finally:
             self.sessions.remove(session)
+            up, down = self._frames_closed
+            stats = session.monitor.stats
+            self._frames_closed = (up + stats.up.frames, down + stats.down.frames)
         return charger_ws

@@ -19,14 +19,14 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from ocpp_chaos.aio import spawn
-from ocpp_chaos.frames import Direction
+from ocpp_chaos.frames import Direction, Malformed
 from ocpp_chaos.proxy.monitor import FrameRecord, SessionMonitor
 from ocpp_chaos.rules.decisions import (
     FORWARD,
@@ -65,6 +65,20 @@ _OPCODES = {
 
 def _other(side: Side) -> Side:
     return "csms" if side == "charger" else "charger"
+
+
+class Sink(Protocol):
+    """Where records go; `recording` says whether anything consumes them now."""
+
+    @property
+    def recording(self) -> bool: ...
+
+
+class _NoSink:
+    recording = False
+
+
+_NO_SINK = _NoSink()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +155,7 @@ class Session:
         emit: Callable[[FrameRecord | SessionEvent], None] = lambda _e: None,
         close_timeout: float = 5.0,
         engine: RuleEngine | None = None,
+        sink: Sink | None = None,
     ) -> None:
         self.id = session_id
         self.charger_id = charger_id
@@ -157,6 +172,7 @@ class Session:
         self._emit = emit
         self._close_timeout = close_timeout
         self.engine = engine
+        self._sink: Sink = sink or _NO_SINK
         self.closing = False
         self._detached: set[Side] = set()
         """Sides whose loss is not mirrored to the other side (a fault cut the link)."""
@@ -290,6 +306,7 @@ class Session:
         side: Side = "charger" if direction is Direction.UP else "csms"
         monitor = self.monitor
         engine = self.engine
+        sink = self._sink
         while True:
             room = self._room
             if room is not None and not room.is_set():
@@ -298,16 +315,25 @@ class Session:
             mtype = msg.type
             if mtype is WSMsgType.TEXT or mtype is WSMsgType.BINARY:
                 data: bytes = msg.data
-                record = monitor.observe(direction, data, binary=mtype is WSMsgType.BINARY)
-                if record.kind == "malformed":
+                binary = mtype is WSMsgType.BINARY
+                message, pairing, verdict = monitor.see(direction, data, binary)
+                if isinstance(message, Malformed):
                     log.info(
                         "malformed_frame",
                         direction=direction.value,
-                        reason=record.reason,
+                        reason=message.reason.value,
                         size=len(data),
                     )
+                now = time.monotonic()
+                if not sink.recording and (engine is None or engine.quiet(self.id, now)):
+                    # Nothing wants this frame's record: relay it and go on.
+                    if not await self._send(dst, data, mtype):
+                        return
+                    continue
+                record = monitor.record(direction, data, binary, message, pairing, verdict)
             elif mtype is WSMsgType.PING or mtype is WSMsgType.PONG:
                 record = monitor.observe_control(direction, mtype.name.lower(), msg.data)
+                now = time.monotonic()
             elif mtype is WSMsgType.CLOSE:
                 await self._peer_closed(direction, side, msg.data, msg.extra or "")
                 return
@@ -317,7 +343,7 @@ class Session:
             else:  # CLOSING (we are closing it ourselves) or CLOSED (the peer vanished)
                 self._peer_lost(side)
                 return
-            outcome = engine.on_frame(record, time.monotonic()) if engine is not None else FORWARD
+            outcome = engine.on_frame(record, now) if engine is not None else FORWARD
             if outcome.forward:
                 self._emit(record)
                 if not await self._send(dst, record.raw, mtype):

@@ -418,6 +418,17 @@ class RuleEngine:
     def session_closed(self, session: str) -> None:
         self._sessions.pop(session, None)
 
+    def quiet(self, session: str, now: float) -> bool:
+        """True when no rule can touch this session's frames now: they go straight through.
+
+        The relay asks this before building a frame's record, so a proxy without
+        frame rules pays nothing for the engine.
+        """
+        if self._frame_live:
+            return False
+        sess = self._sessions.get(session)
+        return sess is None or not (sess.pending_response or sess.held or now < sess.isolated_until)
+
     def isolated(self, session: str, now: float) -> bool:
         """Whether nothing may pass for `session` now (signal loss, black hole)."""
         sess = self._sessions.get(session)

@@ -767,3 +767,11 @@ def _compact(message: Message) -> bytes:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, separators=(",", ":")).encode("ascii")
+
+
+def test_integers_past_64_bits_stay_exact() -> None:
+    """The fast JSON path reads them as floats; such frames take the exact path."""
+    big = 2**64 + 1
+    msg = parse(f'[2,"1","DataTransfer",{{"vendorId":"x","n":{big},"m":-{big}}}]'.encode())
+    assert isinstance(msg, Call)
+    assert msg.payload["n"] == big and msg.payload["m"] == -big

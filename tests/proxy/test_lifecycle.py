@@ -198,14 +198,14 @@ async def test_one_broken_session_never_touches_fifty_others(
     transport = bad_client.ws._writer.transport
     transport.write(b"\x8f\xff" + b"\x00" * 20)  # reserved opcode, no mask: a protocol error
     # 2: a session whose own code blows up on a frame
-    original = SessionMonitor.observe
+    original = SessionMonitor.see
 
-    def explode(self, direction, data, *, binary=False):
+    def explode(self, direction, data, binary=False):
         if self.charger_id == "BAD-BUG":
             raise RuntimeError("bug in the relay")
-        return original(self, direction, data, binary=binary)
+        return original(self, direction, data, binary)
 
-    monkeypatch.setattr(SessionMonitor, "observe", explode)
+    monkeypatch.setattr(SessionMonitor, "see", explode)
     bug_client, _ = await _pair(proxy, raw_server, "BAD-BUG")
     await bug_client.send("text", HB)
     # 3: a charger that resets its TCP connection
