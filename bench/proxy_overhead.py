@@ -95,16 +95,39 @@ _METER_VALUES: dict[str, Any] = {
         {
             "timestamp": TIMESTAMP,
             "sampledValue": [
-                {"value": "12345.6", "context": "Sample.Periodic",
-                 "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-                {"value": "7200", "context": "Sample.Periodic",
-                 "measurand": "Power.Active.Import", "unit": "W"},
-                {"value": "31.2", "context": "Sample.Periodic",
-                 "measurand": "Current.Import", "phase": "L1", "unit": "A"},
-                {"value": "230.1", "context": "Sample.Periodic",
-                 "measurand": "Voltage", "phase": "L1-N", "unit": "V"},
-                {"value": "54", "context": "Sample.Periodic",
-                 "measurand": "SoC", "location": "EV", "unit": "Percent"},
+                {
+                    "value": "12345.6",
+                    "context": "Sample.Periodic",
+                    "measurand": "Energy.Active.Import.Register",
+                    "unit": "Wh",
+                },
+                {
+                    "value": "7200",
+                    "context": "Sample.Periodic",
+                    "measurand": "Power.Active.Import",
+                    "unit": "W",
+                },
+                {
+                    "value": "31.2",
+                    "context": "Sample.Periodic",
+                    "measurand": "Current.Import",
+                    "phase": "L1",
+                    "unit": "A",
+                },
+                {
+                    "value": "230.1",
+                    "context": "Sample.Periodic",
+                    "measurand": "Voltage",
+                    "phase": "L1-N",
+                    "unit": "V",
+                },
+                {
+                    "value": "54",
+                    "context": "Sample.Periodic",
+                    "measurand": "SoC",
+                    "location": "EV",
+                    "unit": "Percent",
+                },
             ],
         }
     ],
@@ -149,8 +172,9 @@ def pin_malloc() -> bool:
     try:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_mmap_threshold, 1 << 20)
-                    and libc.mallopt(m_trim_threshold, 8 << 20))
+        return bool(
+            libc.mallopt(m_mmap_threshold, 1 << 20) and libc.mallopt(m_trim_threshold, 8 << 20)
+        )
     except (OSError, AttributeError):
         return False
 
@@ -214,7 +238,9 @@ def loop_name() -> str:
 # --------------------------------------------------------------------------- the proxy child
 
 
-async def child_main(upstream: str, check_schema: bool, malloc_pinned: bool) -> None:
+async def child_main(
+    upstream: str, check_schema: bool, malloc_pinned: bool, rules_file: str | None = None
+) -> None:
     """Run a ProxyServer and obey commands on stdin, one per line, one JSON reply each."""
     import cProfile
     import io
@@ -225,7 +251,14 @@ async def child_main(upstream: str, check_schema: bool, malloc_pinned: bool) -> 
 
     raise_nofile()
     log.configure(headless=True, level="warning")
-    proxy = ProxyServer(ProxyConfig(upstream=upstream, listen_port=0, check_schema=check_schema))
+    rules = []
+    if rules_file:
+        from ocpp_chaos.rules import load_rule_file
+
+        rules = load_rule_file(rules_file).rules
+    proxy = ProxyServer(
+        ProxyConfig(upstream=upstream, listen_port=0, check_schema=check_schema), rules=rules
+    )
     await proxy.start()
     print(json.dumps({"port": proxy.port}), flush=True)
     # Commands arrive on a pipe read by the loop itself: no helper thread to skew profiles.
@@ -246,9 +279,12 @@ async def child_main(upstream: str, check_schema: bool, malloc_pinned: bool) -> 
             elif cmd == "sessions":
                 reply = len(proxy.sessions)
             elif cmd == "info":
-                reply = {"loop": loop_name(), "check_schema": check_schema,
-                         "malloc_pinned": malloc_pinned,
-                         "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}
+                reply = {
+                    "loop": loop_name(),
+                    "check_schema": check_schema,
+                    "malloc_pinned": malloc_pinned,
+                    "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                }
             elif cmd == "prof-on":
                 profiler = cProfile.Profile()
                 profiler.enable()
@@ -270,9 +306,16 @@ class ProxyChild:
     """The proxy process, seen from the parent."""
 
     def __init__(
-        self, upstream: str, *, use_uvloop: bool, check_schema: bool, pin_malloc: bool = False
+        self,
+        upstream: str,
+        *,
+        use_uvloop: bool,
+        check_schema: bool,
+        pin_malloc: bool = False,
+        rules_file: str | None = None,
     ) -> None:
         self.upstream = upstream
+        self.rules_file = rules_file
         self.pin_malloc = pin_malloc
         self.use_uvloop = use_uvloop
         self.check_schema = check_schema
@@ -296,8 +339,12 @@ class ProxyChild:
             argv.append("--no-schema")
         if self.pin_malloc:
             argv.append("--pin-malloc-proxy")
+        if self.rules_file:
+            argv += ["--child-rules", self.rules_file]
         self.proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         self.port = int((await self._read())["port"])
 
@@ -392,8 +439,11 @@ async def open_chargers(
     async def one(i: int) -> Charger:
         async with sem:
             return await session.ws_connect(
-                f"{base}/{prefix}{i}", protocols=(PROTOCOL,), compress=0,
-                max_msg_size=MAX_MSG, autoping=True,
+                f"{base}/{prefix}{i}",
+                protocols=(PROTOCOL,),
+                compress=0,
+                max_msg_size=MAX_MSG,
+                autoping=True,
             )
 
     results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
@@ -442,8 +492,12 @@ class Throughput:
 
 
 async def measure_throughput(
-    session: aiohttp.ClientSession, base: str, n: int, seconds: float,
-    proxy_pid: int | None, prefix: str,
+    session: aiohttp.ClientSession,
+    base: str,
+    n: int,
+    seconds: float,
+    proxy_pid: int | None,
+    prefix: str,
 ) -> Throughput:
     wss = await open_chargers(session, base, n, prefix)
     done = 0
@@ -475,10 +529,14 @@ async def measure_throughput(
         await asyncio.gather(*tasks, return_exceptions=True)
         await close_chargers(wss)
     wall, count = t1 - t0, c1 - c0
-    out = Throughput(rt_per_s=count / wall, round_trips=count, seconds=wall,
-                     load_cpu_cores=(l1 - l0) / wall,
-                     machine_busy_cores=(m1[0] - m0[0]) / wall,
-                     machine_steal_cores=(m1[1] - m0[1]) / wall)
+    out = Throughput(
+        rt_per_s=count / wall,
+        round_trips=count,
+        seconds=wall,
+        load_cpu_cores=(l1 - l0) / wall,
+        machine_busy_cores=(m1[0] - m0[0]) / wall,
+        machine_steal_cores=(m1[1] - m0[1]) / wall,
+    )
     if proxy_pid:
         out.proxy_cpu_cores = (p1 - p0) / wall
         out.proxy_cpu_us_per_rt = (p1 - p0) / max(count, 1) * 1e6
@@ -496,7 +554,12 @@ class Latency:
 
 
 async def measure_latency(
-    session: aiohttp.ClientSession, base: str, n: int, rate: float, seconds: float, prefix: str,
+    session: aiohttp.ClientSession,
+    base: str,
+    n: int,
+    rate: float,
+    seconds: float,
+    prefix: str,
 ) -> Latency:
     wss = await open_chargers(session, base, n, prefix)
     loop = asyncio.get_running_loop()
@@ -550,7 +613,9 @@ class Memory:
 
 
 async def measure_memory(
-    session: aiohttp.ClientSession, child: ProxyChild, counts: Sequence[int],
+    session: aiohttp.ClientSession,
+    child: ProxyChild,
+    counts: Sequence[int],
 ) -> tuple[list[Memory], list[str]]:
     notes: list[str] = []
     # One-time costs (imports, first connection, validators) before the baseline.
@@ -565,8 +630,10 @@ async def measure_memory(
     try:
         for k in sorted(counts):
             if 2 * k + 200 > limit:
-                notes.append(f"skipped {k} idle sessions: needs ~{2 * k + 200} fds per process, "
-                             f"RLIMIT_NOFILE is {limit}")
+                notes.append(
+                    f"skipped {k} idle sessions: needs ~{2 * k + 200} fds per process, "
+                    f"RLIMIT_NOFILE is {limit}"
+                )
                 continue
             prefix = f"idle{len(opened)}-"
             opened += await open_chargers(session, child.url, k - len(opened), prefix)
@@ -597,20 +664,28 @@ class LoopReport:
 
 
 def client_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                 timeout=aiohttp.ClientTimeout(total=None, connect=10))
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0),
+        timeout=aiohttp.ClientTimeout(total=None, connect=10),
+    )
 
 
 async def run_load(args: argparse.Namespace, echo: EchoCSMS, use_uvloop: bool) -> LoopReport:
     """Throughput and latency, direct and through a proxy child on the chosen loop."""
     async with client_session() as session:
-        child = ProxyChild(echo.url, use_uvloop=use_uvloop, check_schema=not args.no_schema,
-                           pin_malloc=args.pin_malloc_proxy)
+        child = ProxyChild(
+            echo.url,
+            use_uvloop=use_uvloop,
+            check_schema=not args.no_schema,
+            pin_malloc=args.pin_malloc_proxy,
+        )
         await child.start()
         try:
             info = await child.command("info")
-            say(f"  proxy pid {child.pid}: {info['loop']}, schema check "
-                f"{'on' if info['check_schema'] else 'off'}, malloc pinned {info['malloc_pinned']}")
+            say(
+                f"  proxy pid {child.pid}: {info['loop']}, schema check "
+                f"{'on' if info['check_schema'] else 'off'}, malloc pinned {info['malloc_pinned']}"
+            )
             n, s = args.chargers, args.seconds
             say("  throughput: direct ...")
             t_direct = await measure_throughput(session, echo.url, n, s, None, "direct")
@@ -647,8 +722,12 @@ async def run_memory(args: argparse.Namespace, echo: EchoCSMS, report: LoopRepor
     """Memory per idle session, in a fresh proxy child on the report's loop."""
     say(f"proxy on {report.loop}: memory, {', '.join(map(str, args.idle))} idle sessions ...")
     async with client_session() as session:
-        child = ProxyChild(echo.url, use_uvloop=report.loop == "uvloop",
-                           check_schema=not args.no_schema, pin_malloc=args.pin_malloc_proxy)
+        child = ProxyChild(
+            echo.url,
+            use_uvloop=report.loop == "uvloop",
+            check_schema=not args.no_schema,
+            pin_malloc=args.pin_malloc_proxy,
+        )
         await child.start()
         try:
             report.memory, notes = await measure_memory(session, child, args.idle)
@@ -658,6 +737,7 @@ async def run_memory(args: argparse.Namespace, echo: EchoCSMS, report: LoopRepor
 
 
 # --------------------------------------------------------------------------- output
+
 
 def say(text: str) -> None:
     """Progress, on stderr (stdout carries the figures or the JSON)."""
@@ -689,8 +769,13 @@ def git_revision() -> str:
 
     where = os.path.dirname(os.path.abspath(ocpp_chaos.__file__))
     try:
-        out = subprocess.run(["git", "-C", where, "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "-C", where, "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip()
@@ -704,17 +789,25 @@ def print_report(
     info: dict[str, Any], args: argparse.Namespace, load_loop: str, reports: list[LoopReport]
 ) -> None:
     print(f"ocpp-chaos proxy overhead -- {info['date']}")
-    print(f"machine: {info['nproc']} cores (affinity {info['affinity']}), Python "
-          f"{info['python']}, aiohttp {info['aiohttp']}, uvloop {info['uvloop'] or '-'}, "
-          f"{info['platform']}")
-    print(f"setup: proxy alone in a child process; chargers + echo CSMS in the parent "
-          f"({load_loop} loop). Both compete for the same {info['affinity']} cores, so "
-          "proxied figures include that contention.")
-    print(f"malloc: glibc thresholds pinned in the load generator "
-          f"{'(yes)' if info['load_malloc_pinned'] else '(FAILED)'}, in the proxy "
-          f"{'yes' if info['proxy_malloc_pinned'] else 'no (glibc default, as users run it)'}")
-    print(f"frames: ocpp1.6, 9 MeterValues (~{len(call_frame('1-1', 1))} B) : 1 Heartbeat, "
-          f"one CALL in flight per charger; schema check {'off' if args.no_schema else 'on'}")
+    print(
+        f"machine: {info['nproc']} cores (affinity {info['affinity']}), Python "
+        f"{info['python']}, aiohttp {info['aiohttp']}, uvloop {info['uvloop'] or '-'}, "
+        f"{info['platform']}"
+    )
+    print(
+        f"setup: proxy alone in a child process; chargers + echo CSMS in the parent "
+        f"({load_loop} loop). Both compete for the same {info['affinity']} cores, so "
+        "proxied figures include that contention."
+    )
+    print(
+        f"malloc: glibc thresholds pinned in the load generator "
+        f"{'(yes)' if info['load_malloc_pinned'] else '(FAILED)'}, in the proxy "
+        f"{'yes' if info['proxy_malloc_pinned'] else 'no (glibc default, as users run it)'}"
+    )
+    print(
+        f"frames: ocpp1.6, 9 MeterValues (~{len(call_frame('1-1', 1))} B) : 1 Heartbeat, "
+        f"one CALL in flight per charger; schema check {'off' if args.no_schema else 'on'}"
+    )
     print(f"proxy code: git {info['proxy_code']}; targets are printed, not asserted")
     for r in reports:
         td, tp = r.throughput_direct, r.throughput_proxied
@@ -722,38 +815,56 @@ def print_report(
         print()
         print(f"== proxy loop: {r.loop} ==")
         print(f"throughput ({args.chargers} chargers, {args.seconds:g} s each)")
-        print(f"  direct   {td.rt_per_s:9.0f} rt/s   load process {td.load_cpu_cores:.2f} cores; "
-              f"machine busy {td.machine_busy_cores:.2f}, steal {td.machine_steal_cores:.2f}")
-        print(f"  proxied  {tp.rt_per_s:9.0f} rt/s   load process {tp.load_cpu_cores:.2f} cores, "
-              f"proxy process {tp.proxy_cpu_cores or 0:.2f} cores "
-              f"({tp.proxy_cpu_us_per_rt or 0:.0f} us CPU per round trip); machine busy "
-              f"{tp.machine_busy_cores:.2f}, steal {tp.machine_steal_cores:.2f}")
+        print(
+            f"  direct   {td.rt_per_s:9.0f} rt/s   load process {td.load_cpu_cores:.2f} cores; "
+            f"machine busy {td.machine_busy_cores:.2f}, steal {td.machine_steal_cores:.2f}"
+        )
+        print(
+            f"  proxied  {tp.rt_per_s:9.0f} rt/s   load process {tp.load_cpu_cores:.2f} cores, "
+            f"proxy process {tp.proxy_cpu_cores or 0:.2f} cores "
+            f"({tp.proxy_cpu_us_per_rt or 0:.0f} us CPU per round trip); machine busy "
+            f"{tp.machine_busy_cores:.2f}, steal {tp.machine_steal_cores:.2f}"
+        )
         print(f"  ratio    {r.ratio:9.2f}        target >= {target} ({verdict(r.ratio >= target)})")
-        others = max(td.machine_busy_cores - td.load_cpu_cores,
-                     tp.machine_busy_cores - tp.load_cpu_cores - (tp.proxy_cpu_cores or 0))
+        others = max(
+            td.machine_busy_cores - td.load_cpu_cores,
+            tp.machine_busy_cores - tp.load_cpu_cores - (tp.proxy_cpu_cores or 0),
+        )
         if others > 0.2:
-            print(f"  WARNING: other processes used up to {others:.2f} cores meanwhile: "
-                  "figures disturbed")
+            print(
+                f"  WARNING: other processes used up to {others:.2f} cores meanwhile: "
+                "figures disturbed"
+            )
         if tp.proxy_cpu_us_per_rt:
-            print(f"  proxy capacity with a whole core to itself: ~"
-                  f"{1e6 / tp.proxy_cpu_us_per_rt:.0f} rt/s (1 s / CPU per round trip)")
+            print(
+                f"  proxy capacity with a whole core to itself: ~"
+                f"{1e6 / tp.proxy_cpu_us_per_rt:.0f} rt/s (1 s / CPU per round trip)"
+            )
         ld, lp = r.latency_direct, r.latency_proxied
-        print(f"latency (paced {args.rate:g} rt/s over {args.chargers} chargers, "
-              f"{args.seconds:g} s each, ms)")
+        print(
+            f"latency (paced {args.rate:g} rt/s over {args.chargers} chargers, "
+            f"{args.seconds:g} s each, ms)"
+        )
         print("                p50      p99      max  samples  late sends")
         for name, lat in (("direct", ld), ("proxied", lp)):
-            print(f"  {name:8} {lat.p50_ms:8.3f} {lat.p99_ms:8.3f} {lat.max_ms:8.3f} "
-                  f"{lat.samples:8d} {lat.late_sends:11d}")
-        print(f"  added    {r.added_p50_ms:8.3f} {r.added_p99_ms:8.3f}   target p99 <= "
-              f"{TARGET_ADDED_P99_MS:g} ms ({verdict(r.added_p99_ms <= TARGET_ADDED_P99_MS)})")
+            print(
+                f"  {name:8} {lat.p50_ms:8.3f} {lat.p99_ms:8.3f} {lat.max_ms:8.3f} "
+                f"{lat.samples:8d} {lat.late_sends:11d}"
+            )
+        print(
+            f"  added    {r.added_p50_ms:8.3f} {r.added_p99_ms:8.3f}   target p99 <= "
+            f"{TARGET_ADDED_P99_MS:g} ms ({verdict(r.added_p99_ms <= TARGET_ADDED_P99_MS)})"
+        )
         if r.memory or r.notes:
             print("memory per idle proxied session (proxy VmRSS, fresh proxy process)")
         for m in r.memory:
             met = verdict(m.kib_per_session <= TARGET_KIB_PER_SESSION)
-            print(f"  {m.sessions:5d} sessions ({m.sessions_in_proxy} in proxy): RSS "
-                  f"{m.rss_before_kib / 1024:.1f} -> {m.rss_after_kib / 1024:.1f} MiB, "
-                  f"{m.kib_per_session:.1f} KiB/session   target <= "
-                  f"{TARGET_KIB_PER_SESSION:g} ({met})")
+            print(
+                f"  {m.sessions:5d} sessions ({m.sessions_in_proxy} in proxy): RSS "
+                f"{m.rss_before_kib / 1024:.1f} -> {m.rss_after_kib / 1024:.1f} MiB, "
+                f"{m.kib_per_session:.1f} KiB/session   target <= "
+                f"{TARGET_KIB_PER_SESSION:g} ({met})"
+            )
         for note in r.notes:
             print(f"  note: {note}")
         if r.profile:
@@ -767,29 +878,53 @@ def print_report(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--chargers", type=int, default=50, help="concurrent chargers (default 50)")
-    p.add_argument("--seconds", type=float, default=5.0,
-                   help="measuring window of each run (default 5)")
-    p.add_argument("--rate", type=float, default=1000.0,
-                   help="paced round trips/s in total for the latency run (default 1000)")
-    p.add_argument("--idle", type=lambda s: [int(x) for x in s.split(",") if x.strip()],
-                   default=[1000, 5000],
-                   help="idle session counts for the memory run (default 1000,5000; '' skips)")
+    p.add_argument(
+        "--seconds", type=float, default=5.0, help="measuring window of each run (default 5)"
+    )
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=1000.0,
+        help="paced round trips/s in total for the latency run (default 1000)",
+    )
+    p.add_argument(
+        "--idle",
+        type=lambda s: [int(x) for x in s.split(",") if x.strip()],
+        default=[1000, 5000],
+        help="idle session counts for the memory run (default 1000,5000; '' skips)",
+    )
     loops = p.add_mutually_exclusive_group()
     loops.add_argument("--uvloop", action="store_true", help="run the proxy on uvloop")
-    loops.add_argument("--both-loops", action="store_true",
-                       help="run everything with the proxy on asyncio, then on uvloop")
-    p.add_argument("--load-uvloop", action="store_true",
-                   help="run the load generator (chargers + echo CSMS) on uvloop too")
+    loops.add_argument(
+        "--both-loops",
+        action="store_true",
+        help="run everything with the proxy on asyncio, then on uvloop",
+    )
+    p.add_argument(
+        "--load-uvloop",
+        action="store_true",
+        help="run the load generator (chargers + echo CSMS) on uvloop too",
+    )
     p.add_argument("--no-schema", action="store_true", help="proxy without schema checks")
-    p.add_argument("--pin-malloc-proxy", action="store_true",
-                   help="pin glibc's malloc thresholds in the proxy too (always done in the "
-                   "load generator)")
+    p.add_argument(
+        "--pin-malloc-proxy",
+        action="store_true",
+        help="pin glibc's malloc thresholds in the proxy too (always done in the load generator)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
-    p.add_argument("--profile", action="store_true",
-                   help="add a cProfile phase of the proxy under load and print its top list")
-    p.add_argument("--time-limit", type=float, default=600.0,
-                   help="give up after this many seconds (default 600)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="add a cProfile phase of the proxy under load and print its top list",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=600.0,
+        help="give up after this many seconds (default 600)",
+    )
     p.add_argument("--child-proxy", metavar="UPSTREAM", help=argparse.SUPPRESS)
+    p.add_argument("--child-rules", metavar="FILE", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -838,25 +973,35 @@ async def parent_main(args: argparse.Namespace) -> bool:
                 async with asyncio.timeout_at(deadline):
                     await run_memory(args, echo, report)
             except TimeoutError:
-                errors.append(f"memory, proxy on {report.loop}: gave up after --time-limit "
-                              f"{args.time_limit:g} s")
+                errors.append(
+                    f"memory, proxy on {report.loop}: gave up after --time-limit "
+                    f"{args.time_limit:g} s"
+                )
                 break
             except Exception as exc:
                 errors.append(f"memory, proxy on {report.loop}: {exc!r}")
     finally:
         await echo.stop()
     if args.json:
-        print(json.dumps({
-            "machine": info,
-            "load_loop": load_loop,
-            "chargers": args.chargers,
-            "seconds": args.seconds,
-            "rate": args.rate,
-            "targets": {"ratio": TARGET_RATIO, "added_p99_ms": TARGET_ADDED_P99_MS,
-                        "kib_per_session": TARGET_KIB_PER_SESSION},
-            "results": [asdict(r) for r in reports],
-            "errors": errors,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "machine": info,
+                    "load_loop": load_loop,
+                    "chargers": args.chargers,
+                    "seconds": args.seconds,
+                    "rate": args.rate,
+                    "targets": {
+                        "ratio": TARGET_RATIO,
+                        "added_p99_ms": TARGET_ADDED_P99_MS,
+                        "kib_per_session": TARGET_KIB_PER_SESSION,
+                    },
+                    "results": [asdict(r) for r in reports],
+                    "errors": errors,
+                },
+                indent=2,
+            )
+        )
     else:
         print_report(info, args, load_loop, reports)
         for error in errors:
@@ -869,7 +1014,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child_proxy:
         with asyncio.Runner(loop_factory=new_loop_factory(args.uvloop)) as runner:
             pinned = pin_malloc() if args.pin_malloc_proxy else False
-            runner.run(child_main(args.child_proxy, not args.no_schema, pinned))
+            runner.run(child_main(args.child_proxy, not args.no_schema, pinned, args.child_rules))
         return 0
     with asyncio.Runner(loop_factory=new_loop_factory(args.load_uvloop)) as runner:
         ok = runner.run(parent_main(args))

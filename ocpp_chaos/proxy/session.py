@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import math
 import socket
 import struct
 import time
@@ -27,7 +28,7 @@ from aiohttp.http_websocket import WebSocketError
 
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.frames import Direction, Malformed
-from ocpp_chaos.proxy.monitor import FrameRecord, SessionMonitor
+from ocpp_chaos.proxy.monitor import FrameRecord, SessionMonitor, kind_of
 from ocpp_chaos.rules.decisions import (
     FORWARD,
     Abort,
@@ -61,6 +62,11 @@ _OPCODES = {
     "ping": WSMsgType.PING,
     "pong": WSMsgType.PONG,
 }
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _other(side: Side) -> Side:
@@ -181,7 +187,8 @@ class Session:
         # something: an idle session holds none of it (memory per session matters).
         self._timeline: list[tuple[float, int, Send | Wakeup]] = []
         self._seq = 0
-        self._timeline_changed: asyncio.Event | None = None
+        self._wake: asyncio.Future[None] | None = None
+        self._wake_at = math.inf
         self._timer_task: asyncio.Task[None] | None = None
         self._room: asyncio.Event | None = None
         """Cleared while MAX_QUEUED items wait: reading pauses until there is room."""
@@ -325,7 +332,12 @@ class Session:
                         size=len(data),
                     )
                 now = time.monotonic()
-                if not sink.recording and (engine is None or engine.quiet(self.id, now)):
+                if not sink.recording and (
+                    engine is None
+                    or engine.quiet(
+                        self.id, direction, pairing.action, kind_of(message), message, now
+                    )
+                ):
                     # Nothing wants this frame's record: relay it and go on.
                     if not await self._send(dst, data, mtype):
                         return
@@ -445,10 +457,16 @@ class Session:
             if self._room is None:
                 self._room = asyncio.Event()
             self._room.clear()
-        if self._timer_task is None or self._timer_task.done():
+        if self._timer_task is None:
             self._timer_task = spawn(self._run_timeline(), name=f"timeline-{self.id}")
-        elif self._timeline_changed is not None:
-            self._timeline_changed.set()
+        elif at < self._wake_at:
+            self._wake_up()
+
+    def _wake_up(self) -> None:
+        """Make the timeline look again (something earlier than it waits for arrived)."""
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     def _release(self, rule: str) -> None:
         now = time.monotonic()
@@ -459,21 +477,37 @@ class Session:
                 changed = True
         if changed:
             heapq.heapify(self._timeline)
-            if self._timeline_changed is not None:
-                self._timeline_changed.set()
+            self._wake_up()
 
     async def _run_timeline(self) -> None:
-        """Send delayed frames and fire timers when they come due, in time order."""
+        """Send delayed frames and fire timers when they come due, in time order.
+
+        It sleeps on one future per wait, woken by a loop timer at the earliest due
+        time or by `_schedule` when something earlier arrives. Once a session has
+        used it, it stays until the session ends (idle, it costs one pending future).
+        """
         timeline = self._timeline
-        changed = self._timeline_changed = self._timeline_changed or asyncio.Event()
-        while timeline:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not timeline:
+                wake = self._wake = loop.create_future()
+                self._wake_at = math.inf
+                try:
+                    await wake
+                finally:
+                    self._wake = None
+                continue
             at, _seq, item = timeline[0]
             delay = at - time.monotonic()
             if delay > 0:
-                changed.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await changed.wait()
+                wake = self._wake = loop.create_future()
+                self._wake_at = at
+                handle = loop.call_later(delay, _resolve, wake)
+                try:
+                    await wake
+                finally:
+                    handle.cancel()
+                    self._wake, self._wake_at = None, math.inf
                 continue
             heapq.heappop(timeline)
             if self._room is not None and len(timeline) < MAX_QUEUED:

@@ -70,7 +70,7 @@ from ocpp_chaos.rules.model import (
     StripSubprotocol,
     Throttle,
 )
-from ocpp_chaos.rules.paths import condition_matches
+from ocpp_chaos.rules.paths import compile_condition
 
 __all__ = ["FrameEvent", "RuleEngine", "RuleStats", "UnknownRule"]
 
@@ -126,7 +126,7 @@ class _RuleState:
     enabled: bool
     activated_at: float | None
     chargers: Callable[[str], bool]
-    payload: list[tuple[str, Any]]
+    payload: list[Callable[[Any], bool]]
     actions: frozenset[str] | None
     kinds: frozenset[str] | None
     protocols: frozenset[str] | None
@@ -170,6 +170,11 @@ class _Session:
     """Frames sent so far per inject rule."""
     next_free: dict[Direction, float] = field(default_factory=dict)
     """Throttle: when each direction's link is free again."""
+    index: dict[tuple[Direction, str | None, str | None], list[_RuleState]] = field(
+        default_factory=dict
+    )
+    """(direction, action, kind) → the live frame rules that could match (`_candidates`)."""
+    index_version: int = -1
 
 
 def _compile_chargers(patterns: list[str] | None) -> Callable[[str], bool]:
@@ -208,6 +213,8 @@ class RuleEngine:
         self._live: list[_RuleState] = []
         self._frame_live: list[_RuleState] = []
         self._connect_live: list[_RuleState] = []
+        self._version = 0
+        """Bumped whenever the live rules change; sessions rebuild their rule index."""
         self._outages: list[tuple[float, int | str, str, Callable[[str], bool]]] = []
         """Active CSMS outages: (until, refusal, rule, which chargers)."""
         for rule in rules:
@@ -247,7 +254,7 @@ class RuleEngine:
             enabled=False,
             activated_at=None,
             chargers=_compile_chargers(m.charger),
-            payload=list((m.payload or {}).items()),
+            payload=[compile_condition(p, c) for p, c in (m.payload or {}).items()],
             actions=frozenset(m.action) if m.action else None,
             kinds=frozenset(m.message) if m.message else None,
             protocols=frozenset(m.protocol) if m.protocol else None,
@@ -418,16 +425,65 @@ class RuleEngine:
     def session_closed(self, session: str) -> None:
         self._sessions.pop(session, None)
 
-    def quiet(self, session: str, now: float) -> bool:
-        """True when no rule can touch this session's frames now: they go straight through.
+    def quiet(
+        self,
+        session: str,
+        direction: Direction,
+        action: str | None,
+        kind: str,
+        message: Message | None,
+        now: float,
+    ) -> bool:
+        """True when no rule can touch this frame now: it goes straight through.
 
-        The relay asks this before building a frame's record, so a proxy without
-        frame rules pays nothing for the engine.
+        The relay asks this before building a frame's record, so a frame no rule
+        matches (the usual case) costs a dictionary look-up, plus the payload
+        conditions of the rules that target its action.
         """
-        if self._frame_live:
-            return False
         sess = self._sessions.get(session)
-        return sess is None or not (sess.pending_response or sess.held or now < sess.isolated_until)
+        if sess is None:
+            return True
+        if sess.pending_response or sess.held or now < sess.isolated_until:
+            return False
+        if not self._frame_live:
+            return True
+        candidates = self._candidates(sess, direction, action, kind)
+        if not candidates:
+            return True
+        if any(not c.payload for c in candidates):
+            return False
+        payload = _payload(message)
+        if payload is None:
+            return True
+        return not any(all(check(payload) for check in c.payload) for c in candidates)
+
+    def _candidates(
+        self, sess: _Session, direction: Direction, action: str | None, kind: str | None
+    ) -> list[_RuleState]:
+        """The live frame rules that could match a frame of this session, direction, action
+        and message kind.
+
+        Those decide every matcher but the payload, so the filtering is done once per
+        (session, direction, action, kind) and kept until the rules change.
+        """
+        if sess.index_version != self._version:
+            sess.index = {}
+            sess.index_version = self._version
+        key = (direction, action, kind)
+        found = sess.index.get(key)
+        if found is None:
+            found = [
+                s
+                for s in self._frame_live
+                if direction in s.directions
+                and (s.actions is None or action in s.actions)
+                and (s.kinds is None or kind in s.kinds)
+                and (s.protocols is None or sess.subprotocol in s.protocols)
+                and s.chargers(sess.charger_id)
+            ]
+            if len(sess.index) < 256:  # a peer may invent any number of actions
+                sess.index[key] = found
+        return found
 
     def isolated(self, session: str, now: float) -> bool:
         """Whether nothing may pass for `session` now (signal loss, black hole)."""
@@ -462,10 +518,10 @@ class RuleEngine:
                     sends = []
                 else:
                     sends = [Send(ev.direction, ev.raw, ev.opcode, at=now + hold, rule=rule)]
-        for state in self._frame_live:
+        for state in self._candidates(sess, ev.direction, ev.action, ev.kind):
             if not sends:
                 break
-            if not self._matches(state, sess, ev):
+            if state.payload and not self._payload_matches(state, ev):
                 continue
             if not self._selected(state, sess, ev, now):
                 continue
@@ -532,31 +588,19 @@ class RuleEngine:
         return self._live
 
     def _refresh(self) -> None:
+        self._version += 1
         self._live = [s for s in self._rules.values() if s.enabled]
         self._frame_live = [
             s for s in self._live if not s.session_level and s.rule.fault.type not in CONNECT_FAULTS
         ]
         self._connect_live = [s for s in self._live if s.rule.fault.type in CONNECT_FAULTS]
 
-    def _matches(self, state: _RuleState, sess: _Session, ev: FrameEvent) -> bool:
-        if ev.direction not in state.directions:
+    def _payload_matches(self, state: _RuleState, ev: FrameEvent) -> bool:
+        """The one matcher `_candidates` leaves: conditions on payload fields."""
+        payload = _payload(ev.message)
+        if payload is None:
             return False
-        if state.kinds is not None and ev.kind not in state.kinds:
-            return False
-        if state.actions is not None and ev.action not in state.actions:
-            return False
-        if state.protocols is not None and sess.subprotocol not in state.protocols:
-            return False
-        if not state.chargers(sess.charger_id):
-            return False
-        if state.payload:
-            payload = _payload(ev.message)
-            if payload is None:
-                return False
-            for path, cond in state.payload:
-                if not condition_matches(payload, path, cond):
-                    return False
-        return True
+        return all(check(payload) for check in state.payload)
 
     def _in_window(self, state: _RuleState, sess: _Session | None, now: float) -> bool:
         window = state.rule.window

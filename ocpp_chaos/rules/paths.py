@@ -149,8 +149,31 @@ def _walk(node: Any, segs: tuple[Segment, ...]) -> Iterator[Any]:
 
 
 def get_values(payload: Any, path: PathLike) -> list[Any]:
-    """All values `path` reaches in `payload` (the wildcard fans out); [] if none."""
-    return list(_walk(payload, _segments(path)))
+    """All values `path` reaches in `payload` (the wildcard fans out); [] if none.
+
+    Level by level, without recursion: rules check payloads on the frame path.
+    """
+    nodes = [payload]
+    for seg in _segments(path):
+        found: list[Any] = []
+        if isinstance(seg, Wildcard):
+            for node in nodes:
+                if isinstance(node, list):
+                    found.extend(node)
+                elif isinstance(node, dict):
+                    found.extend(node.values())
+        elif isinstance(seg, int):
+            for node in nodes:
+                if isinstance(node, list) and -len(node) <= seg < len(node):
+                    found.append(node[seg])
+        else:
+            for node in nodes:
+                if isinstance(node, dict) and seg in node:
+                    found.append(node[seg])
+        if not found:
+            return found
+        nodes = found
+    return nodes
 
 
 def exists(payload: Any, path: PathLike) -> bool:
@@ -303,11 +326,11 @@ def _value_matches(value: Any, cond: PayloadCondition) -> bool:
 
 def _has_value_condition(cond: PayloadCondition) -> bool:
     return (
-        "equals" in cond.model_fields_set
-        or cond.in_ is not None
+        cond.in_ is not None
         or cond.regex is not None
         or cond.min is not None
         or cond.max is not None
+        or "equals" in cond.model_fields_set
     )
 
 
@@ -333,3 +356,53 @@ def condition_matches(payload: Any, path: PathLike, cond: PayloadCondition) -> b
 def payload_matches(payload: Any, conditions: Mapping[str, PayloadCondition]) -> bool:
     """Whether every (path, condition) pair of `conditions` matches `payload`."""
     return all(condition_matches(payload, p, c) for p, c in conditions.items())
+
+
+def compile_condition(path: str, cond: PayloadCondition) -> Callable[[Any], bool]:
+    """`condition_matches(payload, path, cond)` as a function of the payload alone.
+
+    The path is parsed and the condition specialised once, when a rule is loaded:
+    the engine runs these on every frame a rule could match.
+    """
+    segs = parse_path(path)
+    checks: list[Callable[[Any], bool]] = []
+    if "equals" in cond.model_fields_set:
+        target = cond.equals
+        if isinstance(target, str):
+            checks.append(lambda v: isinstance(v, str) and v == target)
+        elif isinstance(target, bool) or target is None:
+            checks.append(lambda v: v is target)
+        else:
+            checks.append(lambda v: json_equal(v, target))
+    if cond.in_ is not None:
+        options = list(cond.in_)
+        checks.append(lambda v: any(json_equal(v, o) for o in options))
+    if cond.regex is not None:
+        search = re.compile(cond.regex).search
+        checks.append(
+            lambda v: (
+                not isinstance(v, bool)
+                and isinstance(v, str | int | float)
+                and search(str(v)) is not None
+            )
+        )
+    if cond.min is not None or cond.max is not None:
+        low = -math.inf if cond.min is None else cond.min
+        high = math.inf if cond.max is None else cond.max
+
+        def in_range(v: Any) -> bool:
+            number = as_number(v)
+            return number is not None and low <= number <= high
+
+        checks.append(in_range)
+    exists = cond.exists
+
+    def matches(payload: Any) -> bool:
+        values = get_values(payload, segs)
+        if exists is not None and exists != bool(values):
+            return False
+        if not checks:
+            return True
+        return any(all(check(v) for check in checks) for v in values)
+
+    return matches
