@@ -396,13 +396,38 @@ def compile_condition(path: str, cond: PayloadCondition) -> Callable[[Any], bool
 
         checks.append(in_range)
     exists = cond.exists
+    values_at = _compile_getter(segs)
 
     def matches(payload: Any) -> bool:
-        values = get_values(payload, segs)
+        values = values_at(payload)
         if exists is not None and exists != bool(values):
             return False
         if not checks:
             return True
-        return any(all(check(v) for check in checks) for v in values)
+        for value in values:
+            for check in checks:
+                if not check(value):
+                    break
+            else:
+                return True
+        return False
 
     return matches
+
+
+def _compile_getter(segs: tuple[Segment, ...]) -> Callable[[Any], list[Any]]:
+    """`get_values` for one parsed path; a path of plain keys becomes a direct walk."""
+    if not all(isinstance(seg, str) for seg in segs):
+        return lambda payload: get_values(payload, segs)
+    keys = tuple(str(seg) for seg in segs)
+
+    def walk(payload: Any) -> list[Any]:
+        node = payload
+        for key in keys:
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            else:
+                return []
+        return [node]
+
+    return walk
