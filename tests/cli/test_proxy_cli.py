@@ -161,3 +161,19 @@ async def test_proxy_process_applies_rule_files(raw_server, tmp_path) -> None:
         "drop:no-heartbeats",
         "forward",
     ]
+
+
+async def test_proxy_without_upstream_relays_to_the_embedded_csms() -> None:
+    from ocpp_chaos.testing.chargers import run_charger_flow
+
+    proc, url, logs = await _start("proxy", "--listen", "127.0.0.1:0", "--headless")
+    try:
+        async with asyncio.timeout(30):
+            result = await run_charger_flow(f"{url}/ocpp", "CP-EMB", "2.0.1", transactions=1)
+        assert result.boot_status == "Accepted" and result.transaction_id is not None
+        assert await _stop(proc, logs) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert any(e["event"] == "embedded_csms" for e in logs)

@@ -418,3 +418,52 @@ async def test_inject_reaches_the_charger_and_its_answer_is_swallowed(
         )
         await client.send("text", call("h"))
         assert await conn.rec.wait_frames(1) == [("text", call("h"))]  # the answer never arrived
+
+
+async def test_signal_loss_with_an_ocpp_library_charger_and_the_reference_csms(make_proxy) -> None:
+    """The charger's CALL meets silence, then its connection is lost, then it is refused."""
+    from ocpp.v16 import ChargePoint as CP16
+    from ocpp.v16 import call as call16
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    async with ReferenceCSMS(port=0) as csms:
+        proxy = await make_proxy(csms.url)
+        async with connect(
+            f"{proxy.url}/CP-SL",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            compression=None,
+            ping_interval=None,
+        ) as ws:
+            cp = CP16("CP-SL", ws, response_timeout=0.5)
+            reader = asyncio.ensure_future(cp.start())
+            try:
+                boot = await cp.call(call16.BootNotification("V", "M"))
+                assert boot.status == "Accepted"
+                proxy.rules.fire({"type": "signal_loss", "duration": 1.0, "refuse": 503}, "CP-SL")
+                with pytest.raises(TimeoutError):  # silence: the heartbeat gets no answer
+                    await cp.call(call16.Heartbeat())
+                with pytest.raises(InvalidStatus) as refused:
+                    async with connect(f"{proxy.url}/CP-SL", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                        pass
+                assert refused.value.response.status_code == 503
+                async with asyncio.timeout(10):  # then the link is gone, abruptly
+                    await ws.wait_closed()
+                assert ws.close_code in (None, 1006)
+                with pytest.raises(ConnectionClosed):
+                    await reader
+            finally:
+                reader.cancel()
+        assert csms.received_actions("CP-SL") == ["BootNotification"]  # the heartbeat never came
+        async with asyncio.timeout(10):
+            result = await _reconnect_flow(proxy.url)
+        assert result.boot_status == "Accepted"
+
+
+async def _reconnect_flow(url: str):
+    from ocpp_chaos.testing.chargers import run_charger_flow
+
+    while True:
+        try:
+            return await run_charger_flow(f"{url}/ocpp", "CP-SL", "1.6", transactions=0)
+        except Exception:
+            await asyncio.sleep(0.2)
