@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "ARITY",
     "MAX_UNIQUE_ID_LENGTH",
     "Call",
     "CallError",
@@ -151,7 +152,7 @@ class Malformed(_Base):
 
 Message = Call | CallResult | CallError | CallResultError | Send | Malformed
 
-_ARITY = {
+ARITY: dict[MessageType, int] = {
     MessageType.CALL: 4,
     MessageType.CALLRESULT: 3,
     MessageType.CALLERROR: 5,
@@ -242,11 +243,11 @@ def parse(data: bytes | str, *, binary: bool = False) -> Message:
         return _malformed(
             raw, MalformedReason.UNKNOWN_TYPE_ID, f"type id {type_id!r}", unique_id=unique_id
         )
-    if len(value) != _ARITY[mtype]:
+    if len(value) != ARITY[mtype]:
         return _malformed(
             raw,
             MalformedReason.WRONG_ARITY,
-            f"{mtype.name} needs {_ARITY[mtype]} elements, got {len(value)}",
+            f"{mtype.name} needs {ARITY[mtype]} elements, got {len(value)}",
             unique_id=unique_id,
         )
     uid = value[1]

@@ -20,6 +20,7 @@ from typing import Any
 
 from ocpp_chaos.frames.codes import error_code_for_version
 from ocpp_chaos.frames.events import (
+    ARITY,
     MAX_UNIQUE_ID_LENGTH,
     Call,
     CallError,
@@ -47,13 +48,6 @@ __all__ = [
 UNKNOWN_ACTION = "ChaosUnknownAction"
 """The action `corrupt` mode `unknown_action` puts in a CALL."""
 
-_ARITY = {
-    MessageType.CALL: 4,
-    MessageType.CALLRESULT: 3,
-    MessageType.CALLERROR: 5,
-    MessageType.CALLRESULTERROR: 5,
-    MessageType.SEND: 4,
-}
 _UNKNOWN_TYPE_IDS = (0, 1, 7, 9)
 
 # The head of an OCPP-J frame: `[typeId, "uniqueId", "action"` (the action is optional).
@@ -251,8 +245,8 @@ def corrupt(message: Message, fault: Corrupt, rng: random.Random) -> tuple[bytes
     if isinstance(message, Malformed):
         return _damage(data, fault), binary
     if mode == "wrong_type_id":
-        arity = _ARITY[MessageType(int(message.message_type))]
-        choices = [int(t) for t in MessageType if _ARITY[t] != arity]
+        arity = ARITY[MessageType(int(message.message_type))]
+        choices = [int(t) for t in MessageType if ARITY[t] != arity]
         return _replace_head(
             message, _TYPE_ID, rng.choice(choices + list(_UNKNOWN_TYPE_IDS))
         ), False
