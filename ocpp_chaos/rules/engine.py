@@ -630,13 +630,26 @@ class RuleEngine:
             return True
         if isinstance(radius, BlastRadius) and radius.percent is not None:
             return _unit(self.seed, state.rule.name, "radius", charger_id) * 100 < radius.percent
-        size = 1 if radius == "one" else (radius.count if isinstance(radius, BlastRadius) else 1)
+        size = (radius.count if isinstance(radius, BlastRadius) else None) or 1
         if charger_id in state.radius:
             return True
-        if len(state.radius) < (size or 1):
-            state.radius.add(charger_id)
-            return True
-        return False
+        if len(state.radius) >= size:
+            return False
+        # Not full yet: choose, by the seed, among the chargers connected now (and this
+        # one). With the fleet up, N chargers are picked by the seed whatever the order
+        # they came in; chargers arriving later fill what is left, in arrival order.
+        pool = {
+            sess.charger_id
+            for sess in self._sessions.values()
+            if state.chargers(sess.charger_id)
+            and (state.protocols is None or sess.subprotocol in state.protocols)
+        }
+        pool.add(charger_id)
+        pool -= state.radius
+        name = state.rule.name
+        ranked = sorted(pool, key=lambda cid: _unit(self.seed, name, "radius", cid))
+        state.radius.update(ranked[: size - len(state.radius)])
+        return charger_id in state.radius
 
     def _selected(self, state: _RuleState, sess: _Session, ev: FrameEvent, now: float) -> bool:
         rule = state.rule

@@ -638,3 +638,18 @@ def test_inject_on_a_matching_frame_a_second_call_while_one_is_outstanding() -> 
         b'[2, "c1", "ChangeAvailability", {}]',
         b'[2,"dup","Reset",{}]',
     ]
+
+
+def test_blast_radius_count_is_chosen_by_the_seed_among_connected_chargers() -> None:
+    def chosen(seed: int, order: list[int]) -> set[str]:
+        b = Bench(
+            rule(enabled=False, fault={"type": "disconnect"}, chargers={"count": 3}), seed=seed
+        )
+        sessions = {b.open(f"CP-{i}"): f"CP-{i}" for i in order}
+        hit = b.engine.enable("r", b.now)
+        return {sessions[sid] for sid in hit}
+
+    forward, backward = list(range(30)), list(reversed(range(30)))
+    assert len(chosen(1, forward)) == 3
+    assert chosen(1, forward) == chosen(1, backward)  # the seed decides, not the order
+    assert chosen(1, forward) != chosen(2, forward)
