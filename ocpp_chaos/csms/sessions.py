@@ -10,9 +10,8 @@ frame can end the connection's receive loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar
 
 import structlog
 from ocpp.charge_point import ChargePoint as _LibraryChargePoint
@@ -20,7 +19,6 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import Call as _LibraryCall
 from ocpp.messages import CallError as _LibraryCallError
 from ocpp.messages import CallResult as _LibraryCallResult
-from ocpp.routing import on as _library_on
 from ocpp.v16 import call_result as call_result_16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v21 import call_result as call_result_21
@@ -33,23 +31,18 @@ from ocpp_chaos.csms.errors import reply_to_malformed, serialise_call_error
 from ocpp_chaos.csms.records import Ledger, energy_wh, ocpp_timestamp
 from ocpp_chaos.frames import Call, CallError, CallResult, Malformed, parse
 from ocpp_chaos.frames.codes import error_code_for_version
+from ocpp_chaos.ocpp_routing import on
 
 __all__ = ["SESSION_CLASSES", "CsmsSession", "Session16", "Session21", "Session201"]
 
 log = structlog.get_logger(__name__)
 
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 # Vendor ids whose DataTransfer the reference CSMS understands; others get
 # UnknownVendorId, as the spec asks of a CSMS that does not know the vendor.
 KNOWN_VENDOR_IDS = frozenset({"ocpp-chaos"})
 
 ACCEPTED = {"status": "Accepted"}
-
-
-def _on(action: str) -> Callable[[_F], _F]:
-    """`ocpp.routing.on`, typed (the library has no type hints)."""
-    return cast(Callable[[_F], _F], _library_on(action))
 
 
 class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library base
@@ -208,7 +201,7 @@ class Session16(CsmsSession):
     _call_result = call_result_16
     _ocpp_version = "1.6"
 
-    @_on("BootNotification")
+    @on("BootNotification")
     def on_boot_notification(self, **kwargs: Any) -> Any:
         self._log_event(
             "csms_boot",
@@ -219,11 +212,11 @@ class Session16(CsmsSession):
             current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
         )
 
-    @_on("Heartbeat")
+    @on("Heartbeat")
     def on_heartbeat(self, **_: Any) -> Any:
         return call_result_16.Heartbeat(current_time=ocpp_timestamp())
 
-    @_on("StatusNotification")
+    @on("StatusNotification")
     def on_status_notification(self, **kwargs: Any) -> Any:
         self._log_event(
             "csms_status",
@@ -233,11 +226,11 @@ class Session16(CsmsSession):
         )
         return call_result_16.StatusNotification()
 
-    @_on("Authorize")
+    @on("Authorize")
     def on_authorize(self, **_: Any) -> Any:
         return call_result_16.Authorize(id_tag_info=dict(ACCEPTED))
 
-    @_on("StartTransaction")
+    @on("StartTransaction")
     def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> Any:
@@ -253,7 +246,7 @@ class Session16(CsmsSession):
             transaction_id=transaction_id, id_tag_info=dict(ACCEPTED)
         )
 
-    @_on("StopTransaction")
+    @on("StopTransaction")
     def on_stop_transaction(
         self, transaction_id: int, meter_stop: int, timestamp: str, **kwargs: Any
     ) -> Any:
@@ -273,7 +266,7 @@ class Session16(CsmsSession):
             return call_result_16.StopTransaction()
         return call_result_16.StopTransaction(id_tag_info=dict(ACCEPTED))
 
-    @_on("MeterValues")
+    @on("MeterValues")
     def on_meter_values(self, **kwargs: Any) -> Any:
         transaction_id = kwargs.get("transaction_id")
         record = None if transaction_id is None else self.ledger.transactions.get(transaction_id)
@@ -282,16 +275,16 @@ class Session16(CsmsSession):
             record.events.append("MeterValues")
         return call_result_16.MeterValues()
 
-    @_on("DataTransfer")
+    @on("DataTransfer")
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         status = "Accepted" if vendor_id in KNOWN_VENDOR_IDS else "UnknownVendorId"
         return call_result_16.DataTransfer(status=status)
 
-    @_on("FirmwareStatusNotification")
+    @on("FirmwareStatusNotification")
     def on_firmware_status_notification(self, **_: Any) -> Any:
         return call_result_16.FirmwareStatusNotification()
 
-    @_on("DiagnosticsStatusNotification")
+    @on("DiagnosticsStatusNotification")
     def on_diagnostics_status_notification(self, **_: Any) -> Any:
         return call_result_16.DiagnosticsStatusNotification()
 
@@ -299,7 +292,7 @@ class Session16(CsmsSession):
 class Session2x(CsmsSession):
     """OCPP 2.0.1 and 2.1 CSMS handlers (the response classes differ per version)."""
 
-    @_on("BootNotification")
+    @on("BootNotification")
     def on_boot_notification(self, **kwargs: Any) -> Any:
         station = kwargs.get("charging_station") or {}
         self._log_event(
@@ -312,11 +305,11 @@ class Session2x(CsmsSession):
             current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
         )
 
-    @_on("Heartbeat")
+    @on("Heartbeat")
     def on_heartbeat(self, **_: Any) -> Any:
         return self._call_result.Heartbeat(current_time=ocpp_timestamp())
 
-    @_on("StatusNotification")
+    @on("StatusNotification")
     def on_status_notification(self, **kwargs: Any) -> Any:
         self._log_event(
             "csms_status",
@@ -326,11 +319,11 @@ class Session2x(CsmsSession):
         )
         return self._call_result.StatusNotification()
 
-    @_on("Authorize")
+    @on("Authorize")
     def on_authorize(self, **_: Any) -> Any:
         return self._call_result.Authorize(id_token_info=dict(ACCEPTED))
 
-    @_on("TransactionEvent")
+    @on("TransactionEvent")
     def on_transaction_event(
         self,
         event_type: str,
@@ -365,29 +358,29 @@ class Session2x(CsmsSession):
             return self._call_result.TransactionEvent(id_token_info=dict(ACCEPTED))
         return self._call_result.TransactionEvent()
 
-    @_on("NotifyReport")
+    @on("NotifyReport")
     def on_notify_report(self, **_: Any) -> Any:
         return self._call_result.NotifyReport()
 
-    @_on("MeterValues")
+    @on("MeterValues")
     def on_meter_values(self, **_: Any) -> Any:
         return self._call_result.MeterValues()
 
-    @_on("DataTransfer")
+    @on("DataTransfer")
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         status = "Accepted" if vendor_id in KNOWN_VENDOR_IDS else "UnknownVendorId"
         return self._call_result.DataTransfer(status=status)
 
-    @_on("NotifyEvent")
+    @on("NotifyEvent")
     def on_notify_event(self, **_: Any) -> Any:
         return self._call_result.NotifyEvent()
 
-    @_on("SecurityEventNotification")
+    @on("SecurityEventNotification")
     def on_security_event_notification(self, **kwargs: Any) -> Any:
         self._log_event("csms_security_event", type=kwargs.get("type"))
         return self._call_result.SecurityEventNotification()
 
-    @_on("FirmwareStatusNotification")
+    @on("FirmwareStatusNotification")
     def on_firmware_status_notification(self, **_: Any) -> Any:
         return self._call_result.FirmwareStatusNotification()
 
