@@ -1,0 +1,727 @@
+"""A virtual OCPP 1.6-J charger: correct firmware with the failures real firmware has.
+
+Built on the `ocpp` library's ChargePoint over `websockets` (compression off).
+The state that decides what the firmware does lives in sans-IO parts:
+`connector.py` (the status table), `ev.py` (the car and the meter), `config.py`
+(the configuration keys), `queue.py` (transaction messages kept while offline)
+and `backoff.py` (reconnect waits); this module is the IO around them.
+
+What it does, as the spec asks:
+- BootNotification first; Pending and Rejected are retried after the given
+  interval and nothing else is sent before Accepted (1.6 §4.2).
+- Heartbeats at the interval the CSMS gave; StatusNotification per connector on
+  every change and after a reconnect.
+- Transactions: Authorize → StartTransaction → MeterValues every
+  MeterValueSampleInterval → StopTransaction. Transaction messages go through the
+  offline queue: kept in order while offline, replayed first after reconnecting,
+  retried TransactionMessageAttempts times (1.6 §4.7). A transaction started
+  offline carries a provisional id until its StartTransaction is answered.
+- Reconnects with exponential back-off and jitter, without a new BootNotification
+  (a Reset does boot again).
+- One CALL outstanding at a time (the library's lock); CSMS commands it does not
+  implement are answered NotImplemented by the library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call, call_result
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from ocpp_chaos.aio import spawn
+from ocpp_chaos.csms.records import ocpp_timestamp
+from ocpp_chaos.ocpp_routing import after, on
+from ocpp_chaos.simulator.backoff import Backoff
+from ocpp_chaos.simulator.config import KeyStore
+from ocpp_chaos.simulator.connector import Connector, ConnectorEvent, ConnectorStatus
+from ocpp_chaos.simulator.ev import EnergyMeter, VirtualEV, sample
+from ocpp_chaos.simulator.queue import TransactionQueue
+
+__all__ = ["ChargerState", "Transaction", "VirtualCharger"]
+
+log = structlog.get_logger("ocpp_chaos.simulator")
+
+TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
+
+
+class ChargerState:
+    """Where a charger is in its life (strings, for progress displays)."""
+
+    STOPPED = "stopped"
+    CONNECTING = "connecting"
+    BOOTING = "booting"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    ACCEPTED = "accepted"
+    OFFLINE = "offline"
+    FAILED = "failed"
+
+
+@dataclass
+class Transaction:
+    """A transaction on one connector, from the charger's point of view."""
+
+    connector_id: int
+    id_tag: str
+    meter_start: int
+    started_at: float
+    transaction_id: int
+    """The CSMS's id, or a provisional negative one until StartTransaction is answered."""
+    confirmed: bool = False
+    stopping: bool = False
+
+
+@dataclass
+class _Counters:
+    boots: int = 0
+    connects: int = 0
+    connect_failures: int = 0
+    calls: int = 0
+    call_errors: int = 0
+    transactions: int = 0
+    replayed: int = 0
+
+
+class _CP16(ChargePoint16):  # type: ignore[misc]
+    """The ocpp library's charge point, with this firmware's command handlers."""
+
+    def __init__(self, charger: VirtualCharger, connection: ClientConnection) -> None:
+        super().__init__(charger.charger_id, connection, response_timeout=charger.call_timeout)
+        self.charger = charger
+
+    # -- commands from the CSMS (answer at once; act in @after or a task) ------
+
+    @on("RemoteStartTransaction")
+    def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
+        ok = self.charger.can_start(connector_id)
+        return call_result.RemoteStartTransaction(status="Accepted" if ok else "Rejected")
+
+    @after("RemoteStartTransaction")
+    def after_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> None:
+        if self.charger.can_start(connector_id):
+            self.charger.background(self.charger.remote_start(id_tag, connector_id))
+
+    @on("RemoteStopTransaction")
+    def on_remote_stop(self, transaction_id: int, **_: Any) -> Any:
+        found = self.charger.connector_of(transaction_id) is not None
+        return call_result.RemoteStopTransaction(status="Accepted" if found else "Rejected")
+
+    @after("RemoteStopTransaction")
+    def after_remote_stop(self, transaction_id: int, **_: Any) -> None:
+        connector_id = self.charger.connector_of(transaction_id)
+        if connector_id is not None:
+            self.charger.background(self.charger.stop_transaction(connector_id, "Remote"))
+
+    @on("Reset")
+    def on_reset(self, type: str, **_: Any) -> Any:
+        return call_result.Reset(status="Accepted")
+
+    @after("Reset")
+    def after_reset(self, type: str, **_: Any) -> None:
+        self.charger.background(self.charger.reset(type))
+
+    @on("ChangeAvailability")
+    def on_change_availability(self, connector_id: int, type: str, **_: Any) -> Any:
+        return call_result.ChangeAvailability(
+            status=self.charger.change_availability(connector_id, type)
+        )
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, key: str, value: str, **_: Any) -> Any:
+        return call_result.ChangeConfiguration(status=self.charger.change_configuration(key, value))
+
+    @on("GetConfiguration")
+    def on_get_configuration(self, key: list[str] | None = None, **_: Any) -> Any:
+        known, unknown = self.charger.keys.get(key)
+        return call_result.GetConfiguration(
+            configuration_key=known or None, unknown_key=unknown or None
+        )
+
+    @on("ClearCache")
+    def on_clear_cache(self, **_: Any) -> Any:
+        self.charger.auth_cache.clear()
+        return call_result.ClearCache(status="Accepted")
+
+    @on("UnlockConnector")
+    def on_unlock_connector(self, connector_id: int, **_: Any) -> Any:
+        ok = connector_id in self.charger.connectors
+        return call_result.UnlockConnector(status="Unlocked" if ok else "NotSupported")
+
+    @after("UnlockConnector")
+    def after_unlock_connector(self, connector_id: int, **_: Any) -> None:
+        if connector_id in self.charger.connectors:
+            self.charger.background(self.charger.stop_transaction(connector_id, "UnlockCommand"))
+
+    @on("TriggerMessage")
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> Any:
+        supported = {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+        status = "Accepted" if requested_message in supported else "NotImplemented"
+        return call_result.TriggerMessage(status=status)
+
+    @after("TriggerMessage")
+    def after_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> None:
+        self.charger.background(self.charger.triggered(requested_message, connector_id))
+
+    @on("DataTransfer")
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+
+async def _read(cp: _CP16) -> None:
+    """The library's read loop; a closed connection is how it ends, not an error."""
+    with contextlib.suppress(ConnectionClosed):
+        await cp.start()
+
+
+class VirtualCharger:
+    """One virtual OCPP 1.6 charger. `run()` is its life; the other methods are what a
+    driver (the fleet, a scenario, a test) makes it do."""
+
+    def __init__(
+        self,
+        charger_id: str,
+        url: str,
+        *,
+        connectors: int = 1,
+        rng: random.Random | None = None,
+        password: str | None = None,
+        config: Mapping[str, str] | None = None,
+        call_timeout: float = 30.0,
+        vendor: str = "ocpp-chaos",
+        model: str = "VirtualCharger16",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.charger_id = charger_id
+        self.url = url.rstrip("/")
+        self.rng = rng or random.Random(charger_id)
+        self.password = password
+        self.call_timeout = call_timeout
+        self.vendor, self.model = vendor, model
+        self.keys = KeyStore(connectors=connectors, overrides=config)
+        self.connectors = {n: Connector(n) for n in range(1, connectors + 1)}
+        self.evs: dict[int, VirtualEV | None] = dict.fromkeys(self.connectors)
+        self.meters = {
+            n: EnergyMeter(register_wh=self.rng.uniform(1e5, 5e6)) for n in self.connectors
+        }
+        self.transactions: dict[int, Transaction] = {}
+        self.auth_cache: dict[str, str] = {}
+        self.queue = TransactionQueue(
+            max_attempts=self.keys.int("TransactionMessageAttempts"),
+            retry_interval=float(self.keys.int("TransactionMessageRetryInterval")),
+        )
+        self.backoff = Backoff(self.rng)
+        self.state = ChargerState.STOPPED
+        self.counters = _Counters()
+        self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
+        self.booted = False
+        self._clock = clock
+        self._cp: _CP16 | None = None
+        self._online = asyncio.Event()
+        self._queue_changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._provisional = 0
+        self._reconnect_now = asyncio.Event()
+        self._queued_offline: set[int] = set()
+        """Queue sequence numbers of messages queued while offline (counted when replayed)."""
+        self._ws: ClientConnection | None = None
+
+    # -- life --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Connect, boot, and stay connected (reconnecting with back-off) until `stop`."""
+        with structlog.contextvars.bound_contextvars(charger_id=self.charger_id):
+            meter_task = self.background(self._meter_loop(), keep=True)
+            try:
+                while not stop.is_set():
+                    await self._connection(stop)
+                    if stop.is_set():
+                        break
+                    wait = 0.0 if self._reconnect_now.is_set() else self.backoff.next()
+                    self._reconnect_now.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            await stop.wait()
+            finally:
+                meter_task.cancel()
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                self.state = ChargerState.STOPPED
+
+    async def _connection(self, stop: asyncio.Event) -> None:
+        self.state = ChargerState.CONNECTING
+        headers = {}
+        if self.password is not None:
+            token = base64.b64encode(f"{self.charger_id}:{self.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        try:
+            ws = await connect(
+                f"{self.url}/{self.charger_id}",
+                subprotocols=[Subprotocol("ocpp1.6")],
+                additional_headers=headers,
+                compression=None,
+                ping_interval=None,
+                open_timeout=self.call_timeout,
+                max_size=2**20 + 2**16,
+            )
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            self.counters.connect_failures += 1
+            self.state = ChargerState.OFFLINE
+            status = exc.response.status_code if isinstance(exc, InvalidStatus) else None
+            log.info("charger_connect_failed", error=type(exc).__name__, status=status)
+            return
+        self.counters.connects += 1
+        self._ws = ws
+        cp = _CP16(self, ws)
+        reader = spawn(_read(cp), name=f"charger-reader-{self.charger_id}")
+        self._cp = cp
+        session_tasks: list[asyncio.Task[Any]] = []
+        try:
+            if not await self._boot(cp, stop, reader):
+                return
+            self.backoff.reset()
+            self.state = ChargerState.ACCEPTED
+            self._online.set()
+            await self._send_all_statuses()  # after a boot, and after every reconnect
+            session_tasks = [
+                self.background(self._heartbeat_loop(), keep=True),
+                self.background(self._queue_sender(), keep=True),
+            ]
+            stopper = spawn(stop.wait(), name=f"charger-stop-{self.charger_id}")
+            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+        finally:
+            self._online.clear()
+            self._cp = None
+            self._ws = None
+            self.state = ChargerState.OFFLINE
+            for task in session_tasks:
+                task.cancel()
+            await asyncio.gather(*session_tasks, return_exceptions=True)
+            await ws.close()
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _boot(self, cp: _CP16, stop: asyncio.Event, reader: asyncio.Task[Any]) -> bool:
+        """BootNotification until Accepted (retrying Pending/Rejected after the interval)."""
+        if self.booted:
+            return True
+        self.state = ChargerState.BOOTING
+        while not stop.is_set() and not reader.done():
+            self.counters.boots += 1
+            try:
+                response = await self._call(
+                    call.BootNotification(
+                        charge_point_vendor=self.vendor,
+                        charge_point_model=self.model,
+                        charge_point_serial_number=self.charger_id,
+                        firmware_version="1.0.0",
+                    ),
+                    cp,
+                )
+            except (TimeoutError, ConnectionClosed):
+                return False
+            except Exception as exc:  # a CALLERROR: firmware retries after a while
+                self.counters.call_errors += 1
+                log.info("charger_boot_failed", error=repr(exc))
+                return False
+            interval = float(response.interval or 0)
+            if response.status == "Accepted":
+                self.state = ChargerState.ACCEPTED
+                self.booted = True
+                if interval > 0:
+                    # the CSMS sets the heartbeat interval (1.6 §4.2): keep the key in step
+                    self.keys.change("HeartbeatInterval", str(max(1, round(interval))))
+                    self.heartbeat_interval = interval
+                return True
+            self.state = (
+                ChargerState.PENDING if response.status == "Pending" else ChargerState.REJECTED
+            )
+            log.info("charger_boot_not_accepted", status=response.status, retry_in=interval)
+            waiter = spawn(stop.wait(), name=f"charger-boot-wait-{self.charger_id}")
+            try:
+                await asyncio.wait(
+                    {waiter, reader},
+                    timeout=interval if interval > 0 else 10.0,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiter.cancel()
+        return False
+
+    # -- sending ---------------------------------------------------------------
+
+    async def _call(self, request: Any, cp: _CP16 | None = None) -> Any:
+        """One CALL; raises TimeoutError, ConnectionClosed, or the CALLERROR as OCPPError."""
+        cp = cp or self._cp
+        if cp is None:
+            raise ConnectionClosed(None, None)
+        self.counters.calls += 1
+        return await cp.call(request, suppress=False)
+
+    async def send(self, request: Any) -> Any | None:
+        """A non-transaction message: sent if online and accepted, dropped otherwise."""
+        if not self._online.is_set():
+            return None
+        try:
+            return await self._call(request)
+        except Exception as exc:
+            self.counters.call_errors += 1
+            log.info("charger_call_failed", action=type(request).__name__, error=repr(exc))
+            return None
+
+    def _enqueue(self, action: str, payload: dict[str, Any]) -> None:
+        item = self.queue.append(action, payload, self._clock())
+        if not self._online.is_set():
+            self._queued_offline.add(item.seq)
+        self._queue_changed.set()
+
+    async def _queue_sender(self) -> None:
+        """Send queued transaction messages strictly in order while online."""
+        while True:
+            item = self.queue.ready(self._clock())
+            if item is None:
+                self._queue_changed.clear()
+                head = self.queue.head()
+                timeout = None if head is None else max(0.0, head.next_try - self._clock())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._queue_changed.wait()
+                continue
+            request = getattr(call, item.action)(**item.payload)
+            try:
+                response = await self._call(request)
+            except (ConnectionClosed, RuntimeError):
+                return  # offline: the message stays queued, this attempt does not count
+            except TimeoutError:
+                self.queue.failed(self._clock())
+                continue
+            except Exception as exc:  # a CALLERROR
+                self.counters.call_errors += 1
+                outcome = self.queue.failed(self._clock())
+                log.info(
+                    "transaction_message_failed",
+                    action=item.action,
+                    error=repr(exc),
+                    outcome=outcome,
+                )
+                continue
+            if item.seq in self._queued_offline:
+                self._queued_offline.discard(item.seq)
+                self.counters.replayed += 1
+            self.queue.sent()
+            if item.action == "StartTransaction":
+                self._confirm_start(item.payload, response)
+
+    def _confirm_start(self, payload: dict[str, Any], response: Any) -> None:
+        connector_id = payload["connector_id"]
+        tx = self.transactions.get(connector_id)
+        real = int(response.transaction_id)
+        if tx is not None and not tx.confirmed:
+            old = tx.transaction_id
+            tx.transaction_id, tx.confirmed = real, True
+            if old != real:
+                self.queue.rewrite_transaction_id(old, real)
+        status = (response.id_tag_info or {}).get("status")
+        if status not in (None, "Accepted") and tx is not None:
+            log.info("transaction_not_accepted", connector_id=connector_id, status=status)
+            self.background(self.stop_transaction(connector_id, "DeAuthorized"))
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            await self.send(call.Heartbeat())
+
+    async def _send_all_statuses(self) -> None:
+        for connector in self.connectors.values():
+            await self._status(connector)
+
+    async def _status(self, connector: Connector) -> None:
+        await self.send(
+            call.StatusNotification(
+                connector_id=connector.connector_id,
+                error_code=connector.error_code,
+                status=connector.status.value,
+                timestamp=ocpp_timestamp(),
+            )
+        )
+
+    async def _fire(self, connector_id: int, event: ConnectorEvent) -> bool:
+        connector = self.connectors[connector_id]
+        if not connector.can(event):
+            return False
+        if connector.fire(event):
+            await self._status(connector)
+        return True
+
+    # -- what a driver makes it do ------------------------------------------------
+
+    def background(self, coro: Any, *, keep: bool = False) -> asyncio.Task[Any]:
+        """Run `coro` as this charger's task (cancelled when the charger stops)."""
+        task = spawn(coro, name=f"charger-{self.charger_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def can_start(self, connector_id: int | None) -> bool:
+        """Whether a transaction may start on this connector now (RemoteStart's answer)."""
+        n = connector_id or 1
+        c = self.connectors.get(n)
+        startable = (
+            ConnectorStatus.AVAILABLE,
+            ConnectorStatus.PREPARING,
+            ConnectorStatus.FINISHING,
+        )
+        return (
+            c is not None
+            and n not in self.transactions
+            and not c.pending_unavailable
+            and c.status in startable
+        )
+
+    def connector_of(self, transaction_id: int) -> int | None:
+        for n, tx in self.transactions.items():
+            if tx.transaction_id == transaction_id:
+                return n
+        return None
+
+    async def plug_in(self, connector_id: int = 1, ev: VirtualEV | None = None) -> None:
+        """An EV arrives and is plugged in."""
+        self.evs[connector_id] = ev or VirtualEV.random(self.rng)
+        await self._fire(connector_id, ConnectorEvent.PLUG_IN)
+
+    async def unplug(self, connector_id: int = 1) -> None:
+        """The EV leaves (a running transaction is stopped first, reason EVDisconnected)."""
+        if connector_id in self.transactions:
+            await self.stop_transaction(connector_id, "EVDisconnected")
+        self.evs[connector_id] = None
+        await self._fire(connector_id, ConnectorEvent.UNPLUG)
+
+    async def authorize(self, id_tag: str) -> str:
+        """Authorize online, or from the cache while offline (LocalAuthorizeOffline)."""
+        if self._online.is_set():
+            response = await self.send(call.Authorize(id_tag=id_tag))
+            if response is not None:
+                status = str(response.id_tag_info.get("status", "Invalid"))
+                if self.keys.bool("AuthorizationCacheEnabled"):
+                    self.auth_cache[id_tag] = status
+                return status
+        if self.keys.bool("LocalAuthorizeOffline") and self.auth_cache.get(id_tag) == "Accepted":
+            return "Accepted"
+        if self.keys.bool("AllowOfflineTxForUnknownId"):
+            return "Accepted"
+        return "Invalid" if self._online.is_set() else "Offline"
+
+    async def start_transaction(self, connector_id: int = 1, id_tag: str = "SIM-TAG") -> bool:
+        """Authorize and start a transaction on a plugged-in connector."""
+        if connector_id in self.transactions or not self.connectors[connector_id].plugged:
+            return False
+        if await self.authorize(id_tag) != "Accepted":
+            return False
+        await self._fire(connector_id, ConnectorEvent.AUTHORIZED)
+        return await self._start(connector_id, id_tag)
+
+    async def remote_start(self, id_tag: str, connector_id: int | None) -> None:
+        n = connector_id or 1
+        if (
+            self.keys.bool("AuthorizeRemoteTxRequests")
+            and await self.authorize(id_tag) != "Accepted"
+        ):
+            return
+        if self.evs.get(n) is None:
+            await self.plug_in(n)
+        await self._fire(n, ConnectorEvent.AUTHORIZED)
+        await self._start(n, id_tag)
+
+    async def _start(self, connector_id: int, id_tag: str) -> bool:
+        if not self.connectors[connector_id].can(ConnectorEvent.TX_STARTED):
+            return False  # e.g. Inoperative took effect, or no EV connected
+        meter = self.meters[connector_id]
+        self._provisional -= 1
+        tx = Transaction(
+            connector_id, id_tag, int(meter.register_wh), self._clock(), self._provisional
+        )
+        self.transactions[connector_id] = tx
+        self.counters.transactions += 1
+        self._enqueue(
+            "StartTransaction",
+            {
+                "connector_id": connector_id,
+                "id_tag": id_tag,
+                "meter_start": tx.meter_start,
+                "timestamp": ocpp_timestamp(),
+            },
+        )
+        await self._fire(connector_id, ConnectorEvent.TX_STARTED)
+        return True
+
+    async def stop_transaction(self, connector_id: int = 1, reason: str = "Local") -> None:
+        tx = self.transactions.get(connector_id)
+        if tx is None or tx.stopping:
+            return
+        tx.stopping = True
+        meter = self.meters[connector_id]
+        self._enqueue(
+            "StopTransaction",
+            {
+                "transaction_id": tx.transaction_id,
+                "meter_stop": int(meter.register_wh),
+                "timestamp": ocpp_timestamp(),
+                "reason": reason,
+                "id_tag": tx.id_tag,
+            },
+        )
+        del self.transactions[connector_id]
+        await self._fire(connector_id, ConnectorEvent.TX_STOPPED)
+
+    def change_availability(self, connector_id: int, kind: str) -> str:
+        """ChangeAvailability: Accepted, or Scheduled while the connector is in use (§5.2)."""
+        targets = list(self.connectors) if connector_id == 0 else [connector_id]
+        if any(n not in self.connectors for n in targets):
+            return "Rejected"
+        event = (
+            ConnectorEvent.MAKE_UNAVAILABLE
+            if kind == "Inoperative"
+            else ConnectorEvent.MAKE_AVAILABLE
+        )
+        scheduled = False
+        for n in targets:
+            connector = self.connectors[n]
+            if not connector.can(event):
+                continue
+            if connector.fire(event):
+                self.background(self._status(connector))
+            if connector.pending_unavailable:
+                scheduled = True
+        return "Scheduled" if scheduled else "Accepted"
+
+    def change_configuration(self, key: str, value: str) -> str:
+        status = self.keys.change(key, value)
+        if status in ("Accepted", "RebootRequired"):
+            # Key names are case-insensitive: re-read what the firmware acts on.
+            self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
+            self.queue.set_limits(
+                max_attempts=self.keys.int("TransactionMessageAttempts"),
+                retry_interval=float(self.keys.int("TransactionMessageRetryInterval")),
+            )
+        return status
+
+    async def triggered(self, message: str, connector_id: int | None) -> None:
+        if message == "Heartbeat":
+            await self.send(call.Heartbeat())
+        elif message == "StatusNotification":
+            for n, connector in self.connectors.items():
+                if connector_id in (None, 0, n):
+                    await self._status(connector)
+        elif message == "MeterValues":
+            for n in self.connectors:
+                if connector_id in (None, 0, n):
+                    await self.send(
+                        call.MeterValues(connector_id=n, meter_value=[self._meter_value(n, 0.0)])
+                    )
+        elif message == "BootNotification":
+            response = await self.send(
+                call.BootNotification(
+                    charge_point_vendor=self.vendor,
+                    charge_point_model=self.model,
+                    charge_point_serial_number=self.charger_id,
+                    firmware_version="1.0.0",
+                )
+            )
+            if response is not None and response.status == "Accepted" and response.interval:
+                self.heartbeat_interval = float(response.interval)
+
+    async def reset(self, kind: str) -> None:
+        """Soft or hard reset: stop transactions, drop the connection, boot again."""
+        for n in list(self.transactions):
+            await self.stop_transaction(n, "SoftReset" if kind == "Soft" else "HardReset")
+        await asyncio.sleep(0.1)  # let the queue sender try to send the stops
+        self.booted = False
+        self._reconnect_now.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    def power_loss(self, *, keep_queue: bool = True) -> None:
+        """The charger loses power: the connection is gone, transactions end, and the
+        queue is kept (non-volatile) or lost."""
+        if not keep_queue:
+            self.queue = TransactionQueue(
+                max_attempts=self.keys.int("TransactionMessageAttempts"),
+                retry_interval=float(self.keys.int("TransactionMessageRetryInterval")),
+            )
+        self.booted = False
+        self._reconnect_now.set()
+        if self._ws is not None:
+            self.background(self._ws.close())
+
+    # -- metering -----------------------------------------------------------------
+
+    def _meter_value(self, connector_id: int, power_w: float) -> dict[str, Any]:
+        ev = self.evs.get(connector_id) or VirtualEV(soc=0.0)
+        s = sample(ev, self.meters[connector_id], power_w)
+        measurands = self.keys.csl("MeterValuesSampledData")
+        values = {
+            "Energy.Active.Import.Register": (f"{s.energy_wh:.1f}", "Wh"),
+            "Power.Active.Import": (f"{s.power_w:.1f}", "W"),
+            "Current.Import": (f"{s.current_a:.2f}", "A"),
+            "Voltage": (f"{s.voltage_v:.1f}", "V"),
+            "SoC": (f"{s.soc_percent:.0f}", "Percent"),
+        }
+        sampled = []
+        for m in measurands:
+            if m in values:
+                value, unit = values[m]
+                item = {"value": value, "context": "Sample.Periodic", "measurand": m, "unit": unit}
+                if m == "SoC":
+                    item["location"] = "EV"
+                sampled.append(item)
+        return {"timestamp": ocpp_timestamp(), "sampled_value": sampled}
+
+    async def _meter_loop(self) -> None:
+        """Charge every EV in a transaction, and queue MeterValues at the sample interval."""
+        step = 1.0
+        since_sample = 0.0
+        while True:
+            await asyncio.sleep(step)
+            since_sample += step
+            due = since_sample >= self.keys.int("MeterValueSampleInterval")
+            if due:
+                since_sample = 0.0
+            for n, tx in list(self.transactions.items()):
+                ev = self.evs.get(n)
+                if ev is None or tx.stopping:
+                    continue
+                connector = self.connectors[n]
+                if connector.status is ConnectorStatus.CHARGING:
+                    wh = ev.charge(step)
+                    self.meters[n].add(wh)
+                    if ev.full:
+                        await self._fire(n, ConnectorEvent.EV_SUSPEND)
+                if due:
+                    power = (
+                        ev.acceptance_w() if connector.status is ConnectorStatus.CHARGING else 0.0
+                    )
+                    self._enqueue(
+                        "MeterValues",
+                        {
+                            "connector_id": n,
+                            "transaction_id": tx.transaction_id,
+                            "meter_value": [self._meter_value(n, power)],
+                        },
+                    )

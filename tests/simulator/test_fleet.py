@@ -1,0 +1,102 @@
+"""The fleet: chargers started at a ramp, EVs driven through sessions, against the reference
+CSMS through the proxy; and `ocpp-chaos fleet` as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+
+from ocpp_chaos.csms import ReferenceCSMS
+from ocpp_chaos.simulator.fleet import FleetConfig, FleetSummary, parse_ramp, run_fleet
+
+
+@pytest.mark.parametrize(("text", "value"), [("50/s", 50.0), ("2.5/s", 2.5), ("10", 10.0)])
+def test_parse_ramp(text: str, value: float) -> None:
+    assert parse_ramp(text) == value
+
+
+@pytest.mark.parametrize("bad", ["", "0/s", "fast", "-1/s"])
+def test_parse_ramp_rejects(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_ramp(bad)
+
+
+def test_id_pattern_must_give_distinct_ids() -> None:
+    assert FleetConfig(target="ws://x", count=3, id_pattern="CP-{n}").charger_ids() == [
+        "CP-1",
+        "CP-2",
+        "CP-3",
+    ]
+    with pytest.raises(ValueError):
+        FleetConfig(target="ws://x", count=3, id_pattern="CP").charger_ids()
+
+
+async def test_fleet_boots_and_charges_through_the_proxy(make_proxy) -> None:
+    async with ReferenceCSMS(port=0, heartbeat_interval=2) as csms:
+        proxy = await make_proxy(csms.url)
+        cfg = FleetConfig(
+            target=f"{proxy.url}/ocpp",
+            count=20,
+            ramp=40.0,
+            duration=6.0,
+            seed=3,
+            idle_mean=0.3,
+            charge_seconds=(1.0, 2.0),
+            config={"MeterValueSampleInterval": "1"},
+        )
+        seen: list[FleetSummary] = []
+        summary, chargers = await run_fleet(
+            cfg, asyncio.Event(), progress=seen.append, progress_every=0.5
+        )
+    assert summary.chargers == 20 and summary.booted == 20
+    assert summary.transactions > 0
+    assert seen and seen[0].chargers <= seen[-1].chargers  # progress while ramping up
+    booted = {r.charger_id for r in csms.received if r.action == "BootNotification"}
+    assert booted == {f"SIM-{n:05}" for n in range(1, 21)}
+    assert any(r.action == "StartTransaction" for r in csms.received)
+    assert all(c.state == "stopped" for c in chargers)
+
+
+async def test_fleet_command_runs_headless_and_summarises() -> None:
+    async with ReferenceCSMS(port=0) as csms:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "ocpp_chaos",
+            "fleet",
+            "--target",
+            csms.url,
+            "--count",
+            "5",
+            "--ramp",
+            "10/s",
+            "--duration",
+            "3",
+            "--headless",
+            "--no-sessions",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            async with asyncio.timeout(60):
+                out, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    summary = json.loads(out.decode().strip().splitlines()[-1])["summary"]
+    assert summary["chargers"] == 5 and summary["booted"] == 5
+    progress = [json.loads(x) for x in err.decode().splitlines() if '"fleet_progress"' in x]
+    assert progress
+
+
+async def test_fleet_command_bad_input() -> None:
+    from ocpp_chaos.cli import main
+
+    assert main(["fleet", "--target", "ws://127.0.0.1:1", "--ramp", "fast"]) == 2
+    assert main(["fleet", "--target", "ws://127.0.0.1:1", "--config", "Nope=1"]) == 2
+    assert main(["fleet", "--target", "ws://127.0.0.1:1", "--id-pattern", "SAME"]) == 2
