@@ -84,6 +84,17 @@ class Transaction:
 
 
 @dataclass
+class Reservation:
+    """A ReserveNow the charger accepted."""
+
+    reservation_id: int
+    connector_id: int
+    id_tag: str
+    expires_at: float
+    """Monotonic time the reservation ends."""
+
+
+@dataclass
 class _Counters:
     boots: int = 0
     connects: int = 0
@@ -182,6 +193,46 @@ class _CP16(ChargePoint16):  # type: ignore[misc]
     def on_data_transfer(self, vendor_id: str, **_: Any) -> Any:
         return call_result.DataTransfer(status="UnknownVendorId")
 
+    @on("ReserveNow")
+    def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
+    ) -> Any:
+        return call_result.ReserveNow(
+            status=self.charger.reserve(connector_id, expiry_date, id_tag, reservation_id)
+        )
+
+    @on("CancelReservation")
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
+        ok = self.charger.cancel_reservation(reservation_id)
+        return call_result.CancelReservation(status="Accepted" if ok else "Rejected")
+
+    @on("GetDiagnostics")
+    def on_get_diagnostics(self, location: str, **_: Any) -> Any:
+        name = f"diagnostics-{self.charger.charger_id}-{int(time.time())}.log"
+        return call_result.GetDiagnostics(file_name=name)
+
+    @after("GetDiagnostics")
+    def after_get_diagnostics(self, location: str, **_: Any) -> None:
+        self.charger.background(self.charger.upload_diagnostics())
+
+    @on("UpdateFirmware")
+    def on_update_firmware(self, location: str, retrieve_date: str, **_: Any) -> Any:
+        return call_result.UpdateFirmware()
+
+    @after("UpdateFirmware")
+    def after_update_firmware(self, location: str, retrieve_date: str, **_: Any) -> None:
+        self.charger.background(self.charger.update_firmware(retrieve_date))
+
+
+def _seconds_until(timestamp: str) -> float:
+    """Seconds from now until an OCPP timestamp (negative when it is past)."""
+    from datetime import UTC, datetime
+
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - datetime.now(UTC)).total_seconds()
+
 
 async def _read(cp: _CP16) -> None:
     """The library's read loop; a closed connection is how it ends, not an error."""
@@ -221,6 +272,10 @@ class VirtualCharger:
         }
         self.transactions: dict[int, Transaction] = {}
         self.auth_cache: dict[str, str] = {}
+        self.reservations: dict[int, Reservation] = {}
+        self.firmware_version = "1.0.0"
+        self.step_delay = 1.0
+        """Seconds between the steps of a diagnostics upload or a firmware update."""
         self.queue = TransactionQueue(
             max_attempts=self.keys.int("TransactionMessageAttempts"),
             retry_interval=float(self.keys.int("TransactionMessageRetryInterval")),
@@ -331,7 +386,7 @@ class VirtualCharger:
                         charge_point_vendor=self.vendor,
                         charge_point_model=self.model,
                         charge_point_serial_number=self.charger_id,
-                        firmware_version="1.0.0",
+                        firmware_version=self.firmware_version,
                     ),
                     cp,
                 )
@@ -529,8 +584,12 @@ class VirtualCharger:
         return "Invalid" if self._online.is_set() else "Offline"
 
     async def start_transaction(self, connector_id: int = 1, id_tag: str = "SIM-TAG") -> bool:
-        """Authorize and start a transaction on a plugged-in connector."""
+        """Authorize and start a transaction on a plugged-in connector (a reservation of the
+        connector admits only its own id tag)."""
         if connector_id in self.transactions or not self.connectors[connector_id].plugged:
+            return False
+        reservation = self.reservations.get(connector_id)
+        if reservation is not None and reservation.id_tag != id_tag:
             return False
         if await self.authorize(id_tag) != "Accepted":
             return False
@@ -559,15 +618,16 @@ class VirtualCharger:
         )
         self.transactions[connector_id] = tx
         self.counters.transactions += 1
-        self._enqueue(
-            "StartTransaction",
-            {
-                "connector_id": connector_id,
-                "id_tag": id_tag,
-                "meter_start": tx.meter_start,
-                "timestamp": ocpp_timestamp(),
-            },
-        )
+        start: dict[str, Any] = {
+            "connector_id": connector_id,
+            "id_tag": id_tag,
+            "meter_start": tx.meter_start,
+            "timestamp": ocpp_timestamp(),
+        }
+        reservation = self.reservations.pop(connector_id, None)
+        if reservation is not None:
+            start["reservation_id"] = reservation.reservation_id
+        self._enqueue("StartTransaction", start)
         await self._fire(connector_id, ConnectorEvent.TX_STARTED)
         return True
 
@@ -610,6 +670,77 @@ class VirtualCharger:
             if connector.pending_unavailable:
                 scheduled = True
         return "Scheduled" if scheduled else "Accepted"
+
+    def reserve(self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int) -> str:
+        """ReserveNow (1.6 §5.13): Accepted, Faulted, Occupied, Rejected or Unavailable."""
+        if connector_id == 0 and not self.keys.bool("ReserveConnectorZeroSupported"):
+            return "Rejected"
+        connector = self.connectors.get(connector_id)
+        if connector is None:
+            return "Rejected"
+        replaced = False
+        for n, r in list(self.reservations.items()):
+            if r.reservation_id == reservation_id:  # the same id replaces its reservation
+                del self.reservations[n]
+                replaced = n == connector_id
+        status = connector.status
+        if replaced:
+            status = ConnectorStatus.AVAILABLE  # it was ours: Reserved counts as free here
+        if status is ConnectorStatus.FAULTED:
+            return "Faulted"
+        if status is ConnectorStatus.UNAVAILABLE:
+            return "Unavailable"
+        if connector_id in self.reservations:
+            return "Occupied"  # reserved under another reservation id
+        if status is not ConnectorStatus.AVAILABLE:
+            return "Occupied"
+        seconds = _seconds_until(expiry_date)
+        if seconds <= 0:
+            return "Rejected"
+        self.reservations[connector_id] = Reservation(
+            reservation_id, connector_id, id_tag, self._clock() + seconds
+        )
+        if connector.can(ConnectorEvent.RESERVE) and connector.fire(ConnectorEvent.RESERVE):
+            self.background(self._status(connector))
+        self.background(self._expire(reservation_id, seconds))
+        return "Accepted"
+
+    def cancel_reservation(self, reservation_id: int) -> bool:
+        for n, r in list(self.reservations.items()):
+            if r.reservation_id == reservation_id:
+                del self.reservations[n]
+                self.background(self._fire(n, ConnectorEvent.RESERVATION_ENDED))
+                return True
+        return False
+
+    async def _expire(self, reservation_id: int, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        for n, r in list(self.reservations.items()):
+            if r.reservation_id == reservation_id:
+                del self.reservations[n]
+                await self._fire(n, ConnectorEvent.RESERVATION_ENDED)
+
+    async def upload_diagnostics(self) -> None:
+        """GetDiagnostics: Uploading, then Uploaded (1.6 §4.4)."""
+        for status in ("Uploading", "Uploaded"):
+            await asyncio.sleep(self.step_delay)
+            await self.send(call.DiagnosticsStatusNotification(status=status))
+
+    async def update_firmware(self, retrieve_date: str) -> None:
+        """UpdateFirmware: wait for retrieve_date, Downloading, Downloaded, Installing, reboot
+        and boot again, then Installed (1.6 §4.5, §5.19)."""
+        await asyncio.sleep(max(0.0, _seconds_until(retrieve_date)))
+        for status in ("Downloading", "Downloaded", "Installing"):
+            await self.send(call.FirmwareStatusNotification(status=status))
+            await asyncio.sleep(self.step_delay)
+        self.firmware_version = f"{self.firmware_version}+1"
+        connects = self.counters.connects
+        await self.reset("Hard")
+        async with asyncio.timeout(self.call_timeout * 10):
+            # back online on a new connection, booted (two conditions: polled)
+            while not (self._online.is_set() and self.counters.connects > connects):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        await self.send(call.FirmwareStatusNotification(status="Installed"))
 
     def change_configuration(self, key: str, value: str) -> str:
         status = self.keys.change(key, value)

@@ -4,6 +4,7 @@ one built on the ocpp library's central-system side that sends commands."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,6 +14,7 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint as CentralSide
 from ocpp.v16 import call, call_result
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
 
 from ocpp_chaos.csms import ReferenceCSMS
 from ocpp_chaos.rules.model import Rule
@@ -228,9 +230,20 @@ class CommandingCSMS:
                 csms.received.append((charger_id, "MeterValues"))
                 return call_result.MeterValues()
 
+            @on("DiagnosticsStatusNotification")
+            def on_diagnostics(self, status: str, **_: Any) -> Any:
+                csms.received.append((charger_id, f"Diagnostics:{status}"))
+                return call_result.DiagnosticsStatusNotification()
+
+            @on("FirmwareStatusNotification")
+            def on_firmware(self, status: str, **_: Any) -> Any:
+                csms.received.append((charger_id, f"Firmware:{status}"))
+                return call_result.FirmwareStatusNotification()
+
         side = Side(charger_id, ws)
         self.sides[charger_id] = side
-        await side.start()
+        with contextlib.suppress(ConnectionClosed):
+            await side.start()
 
 
 ids = itertools.count(100)
@@ -296,9 +309,81 @@ async def test_answers_and_acts_on_csms_commands() -> None:
             from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 
             with pytest.raises(OcppNotImplemented):
-                await side.call(call.GetDiagnostics(location="ftp://x"), suppress=False)
+                await side.call(
+                    call.GetLog(
+                        log={"remote_location": "ftp://127.0.0.1/x"},
+                        log_type="DiagnosticsLog",
+                        request_id=1,
+                    ),
+                    suppress=False,
+                )
             boots_before = charger.counters.boots
             reset = await side.call(call.Reset(type="Soft"))
             assert reset.status == "Accepted"
             await until(lambda: charger.counters.boots > boots_before, timeout=10)
             await until(lambda: charger.state == ChargerState.ACCEPTED)
+
+
+async def test_reservations_diagnostics_firmware_and_power_loss() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    def at(seconds: float) -> str:
+        return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    async with CommandingCSMS() as csms:
+        charger = fast_charger("SIM-R", csms.url)
+        charger.step_delay = 0.05
+        async with Running(charger):
+            await until(lambda: charger.state == ChargerState.ACCEPTED)
+            side = csms.sides["SIM-R"]
+            # a reservation admits only its id tag, and ends by itself
+            reserved = await side.call(
+                call.ReserveNow(connector_id=1, expiry_date=at(60), id_tag="MINE", reservation_id=7)
+            )
+            assert reserved.status == "Accepted"
+            await until(lambda: ("SIM-R", "StatusNotification:Reserved") in csms.received)
+            again = await side.call(
+                call.ReserveNow(
+                    connector_id=1, expiry_date=at(60), id_tag="OTHER", reservation_id=8
+                )
+            )
+            assert again.status == "Occupied"
+            await charger.plug_in(1)
+            assert not await charger.start_transaction(1, "OTHER")
+            assert await charger.start_transaction(1, "MINE")
+            await until(lambda: ("SIM-R", "StartTransaction") in csms.received)
+            await charger.stop_transaction(1)
+            await charger.unplug(1)
+            cancel = await side.call(call.CancelReservation(reservation_id=7))
+            assert cancel.status == "Rejected"  # consumed by the transaction
+            short = await side.call(
+                call.ReserveNow(connector_id=1, expiry_date=at(0.3), id_tag="X", reservation_id=9)
+            )
+            assert short.status == "Accepted"
+            await until(lambda: not charger.reservations)  # expired
+            # diagnostics and a firmware update run through their status sequences
+            diag = await side.call(call.GetDiagnostics(location="ftp://127.0.0.1/x"))
+            assert diag.file_name.startswith("diagnostics-SIM-R")
+            await until(lambda: ("SIM-R", "Diagnostics:Uploaded") in csms.received)
+            boots = charger.counters.boots
+            await side.call(
+                call.UpdateFirmware(location="http://127.0.0.1/fw", retrieve_date=at(0))
+            )
+            await until(lambda: ("SIM-R", "Firmware:Installed") in csms.received, timeout=15)
+            firmware = [a for c, a in csms.received if c == "SIM-R" and a.startswith("Firmware")]
+            assert firmware == [
+                "Firmware:Downloading",
+                "Firmware:Downloaded",
+                "Firmware:Installing",
+                "Firmware:Installed",
+            ]
+            assert charger.counters.boots > boots  # it rebooted to install
+            # power loss: the connection is gone, the queue kept, the charger boots again
+            await charger.plug_in(1)
+            assert await charger.start_transaction(1, "T")
+            boots = charger.counters.boots
+            charger.power_loss(keep_queue=True)
+            await until(
+                lambda: charger.counters.boots > boots and charger.state == ChargerState.ACCEPTED,
+                timeout=15,
+            )
