@@ -387,3 +387,74 @@ async def test_reservations_diagnostics_firmware_and_power_loss() -> None:
                 lambda: charger.counters.boots > boots and charger.state == ChargerState.ACCEPTED,
                 timeout=15,
             )
+
+
+async def test_smart_charging_and_the_local_list() -> None:
+    async with CommandingCSMS() as csms:
+        charger = fast_charger("SIM-S", csms.url, config={**FAST, "LocalAuthorizeOffline": "true"})
+        async with Running(charger):
+            await until(lambda: charger.state == ChargerState.ACCEPTED)
+            side = csms.sides["SIM-S"]
+            await charger.plug_in(1)
+            assert await charger.start_transaction(1, "T")
+            await until(lambda: charger.transactions[1].confirmed)
+            # a TxProfile at 0 W suspends charging, then 2 kW lets it resume, limited
+            zero = {
+                "charging_profile_id": 1,
+                "stack_level": 0,
+                "charging_profile_purpose": "TxProfile",
+                "charging_profile_kind": "Relative",
+                "charging_schedule": {
+                    "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 0}],
+                },
+            }
+            result = await side.call(
+                call.SetChargingProfile(connector_id=1, cs_charging_profiles=zero)
+            )
+            assert result.status == "Accepted"
+            await until(lambda: ("SIM-S", "StatusNotification:SuspendedEVSE") in csms.received)
+            two_kw = {
+                **zero,
+                "charging_schedule": {
+                    "charging_rate_unit": "W",
+                    "charging_schedule_period": [{"start_period": 0, "limit": 2000}],
+                },
+            }
+            await side.call(call.SetChargingProfile(connector_id=1, cs_charging_profiles=two_kw))
+
+            def last_status() -> str:
+                return [
+                    a
+                    for c, a in csms.received
+                    if c == "SIM-S" and a.startswith("StatusNotification:")
+                ][-1]
+
+            await until(lambda: last_status() == "StatusNotification:Charging")
+            assert charger.power_limit_w(1) == 2000
+            composite = await side.call(call.GetCompositeSchedule(connector_id=1, duration=60))
+            assert composite.status == "Accepted"
+            periods = composite.charging_schedule["charging_schedule_period"]
+            assert periods[0]["limit"] == 2000
+            cleared = await side.call(call.ClearChargingProfile(id=1))
+            assert cleared.status == "Accepted" and charger.power_limit_w(1) is None
+            none_left = await side.call(call.GetCompositeSchedule(connector_id=1, duration=60))
+            assert none_left.status == "Rejected"
+            await charger.stop_transaction(1)
+            # the local list: versioned, and used to authorize while offline
+            sent = await side.call(
+                call.SendLocalList(
+                    list_version=3,
+                    update_type="Full",
+                    local_authorization_list=[
+                        {"id_tag": "LOCAL-1", "id_tag_info": {"status": "Accepted"}}
+                    ],
+                )
+            )
+            assert sent.status == "Accepted"
+            version = await side.call(call.GetLocalListVersion())
+            assert version.list_version == 3
+            await csms.__aexit__()  # the CSMS goes away: the charger is offline
+            await until(lambda: charger.state != ChargerState.ACCEPTED)
+            assert await charger.authorize("LOCAL-1") == "Accepted"
+            assert await charger.authorize("STRANGER") == "Offline"
