@@ -309,7 +309,16 @@ async def _read(cp: _CP16) -> None:
 
 class VirtualCharger:
     """One virtual OCPP 1.6 charger. `run()` is its life; the other methods are what a
-    driver (the fleet, a scenario, a test) makes it do."""
+    driver (the fleet, a scenario, a test) makes it do.
+
+    What differs between OCPP versions is in a few hooks (`_boot_request`,
+    `_status_request`, `_authorize_request`, `_enqueue_started/updated/ended`,
+    `_answered`, `_sample_interval`): `VirtualCharger201` overrides them.
+    """
+
+    SUBPROTOCOL = "ocpp1.6"
+    calls: Any = call
+    """The `ocpp` library's request classes of this version."""
 
     def __init__(
         self,
@@ -363,7 +372,7 @@ class VirtualCharger:
         self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
         self.booted = False
         self._clock = clock
-        self._cp: _CP16 | None = None
+        self._cp: Any = None
         self._online = asyncio.Event()
         self._queue_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -405,7 +414,7 @@ class VirtualCharger:
         try:
             ws = await connect(
                 f"{self.url}/{self.charger_id}",
-                subprotocols=[Subprotocol("ocpp1.6")],
+                subprotocols=[Subprotocol(self.SUBPROTOCOL)],
                 additional_headers=headers,
                 compression=None,
                 ping_interval=None,
@@ -420,7 +429,7 @@ class VirtualCharger:
             return
         self.counters.connects += 1
         self._ws = ws
-        cp = _CP16(self, ws)
+        cp = self._make_cp(ws)
         reader = spawn(_read(cp), name=f"charger-reader-{self.charger_id}")
         self._cp = cp
         session_tasks: list[asyncio.Task[Any]] = []
@@ -450,7 +459,7 @@ class VirtualCharger:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 
-    async def _boot(self, cp: _CP16, stop: asyncio.Event, reader: asyncio.Task[Any]) -> bool:
+    async def _boot(self, cp: Any, stop: asyncio.Event, reader: asyncio.Task[Any]) -> bool:
         """BootNotification until Accepted (retrying Pending/Rejected after the interval)."""
         if self.booted:
             return True
@@ -458,15 +467,7 @@ class VirtualCharger:
         while not stop.is_set() and not reader.done():
             self.counters.boots += 1
             try:
-                response = await self._call(
-                    call.BootNotification(
-                        charge_point_vendor=self.vendor,
-                        charge_point_model=self.model,
-                        charge_point_serial_number=self.charger_id,
-                        firmware_version=self.firmware_version,
-                    ),
-                    cp,
-                )
+                response = await self._call(self._boot_request(), cp)
             except (TimeoutError, ConnectionClosed):
                 return False
             except Exception as exc:  # a CALLERROR: firmware retries after a while
@@ -478,9 +479,7 @@ class VirtualCharger:
                 self.state = ChargerState.ACCEPTED
                 self.booted = True
                 if interval > 0:
-                    # the CSMS sets the heartbeat interval (1.6 §4.2): keep the key in step
-                    self.keys.change("HeartbeatInterval", str(max(1, round(interval))))
-                    self.heartbeat_interval = interval
+                    self._set_heartbeat_interval(interval)
                 return True
             self.state = (
                 ChargerState.PENDING if response.status == "Pending" else ChargerState.REJECTED
@@ -499,7 +498,7 @@ class VirtualCharger:
 
     # -- sending ---------------------------------------------------------------
 
-    async def _call(self, request: Any, cp: _CP16 | None = None) -> Any:
+    async def _call(self, request: Any, cp: Any = None) -> Any:
         """One CALL; raises TimeoutError, ConnectionClosed, or the CALLERROR as OCPPError."""
         cp = cp or self._cp
         if cp is None:
@@ -536,7 +535,7 @@ class VirtualCharger:
                     async with asyncio.timeout(timeout):
                         await self._queue_changed.wait()
                 continue
-            request = getattr(call, item.action)(**item.payload)
+            request = getattr(self.calls, item.action)(**item.payload)
             try:
                 response = await self._call(request)
             except (ConnectionClosed, RuntimeError):
@@ -558,10 +557,12 @@ class VirtualCharger:
                 self._queued_offline.discard(item.seq)
                 self.counters.replayed += 1
             self.queue.sent()
-            if item.action == "StartTransaction":
-                self._confirm_start(item.payload, response)
+            self._answered(item.action, item.payload, response)
 
-    def _confirm_start(self, payload: dict[str, Any], response: Any) -> None:
+    def _answered(self, action: str, payload: dict[str, Any], response: Any) -> None:
+        """A queued transaction message was answered (1.6: StartTransaction gives the id)."""
+        if action != "StartTransaction":
+            return
         connector_id = payload["connector_id"]
         tx = self.transactions.get(connector_id)
         real = int(response.transaction_id)
@@ -578,21 +579,14 @@ class VirtualCharger:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            await self.send(call.Heartbeat())
+            await self.send(self.calls.Heartbeat())
 
     async def _send_all_statuses(self) -> None:
         for connector in self.connectors.values():
             await self._status(connector)
 
     async def _status(self, connector: Connector) -> None:
-        await self.send(
-            call.StatusNotification(
-                connector_id=connector.connector_id,
-                error_code=connector.error_code,
-                status=connector.status.value,
-                timestamp=ocpp_timestamp(),
-            )
-        )
+        await self.send(self._status_request(connector))
 
     async def _fire(self, connector_id: int, event: ConnectorEvent) -> bool:
         connector = self.connectors[connector_id]
@@ -649,9 +643,9 @@ class VirtualCharger:
         """Authorize online (and remember the answer in the cache); offline, from the local
         list, then the cache (LocalAuthorizeOffline), then AllowOfflineTxForUnknownId."""
         if self._online.is_set():
-            response = await self.send(call.Authorize(id_tag=id_tag))
+            response = await self.send(self._authorize_request(id_tag))
             if response is not None:
-                info = response.id_tag_info or {}
+                info = self._id_info(response)
                 if self.keys.bool("AuthorizationCacheEnabled"):
                     with contextlib.suppress(ValueError):
                         self.auth_cache.store(id_tag, info)
@@ -726,16 +720,8 @@ class VirtualCharger:
         )
         self.transactions[connector_id] = tx
         self.counters.transactions += 1
-        start: dict[str, Any] = {
-            "connector_id": connector_id,
-            "id_tag": id_tag,
-            "meter_start": tx.meter_start,
-            "timestamp": ocpp_timestamp(),
-        }
         reservation = self.reservations.pop(connector_id, None)
-        if reservation is not None:
-            start["reservation_id"] = reservation.reservation_id
-        self._enqueue("StartTransaction", start)
+        self._enqueue_started(tx, reservation)
         await self._fire(connector_id, ConnectorEvent.TX_STARTED)
         return True
 
@@ -744,17 +730,7 @@ class VirtualCharger:
         if tx is None or tx.stopping:
             return
         tx.stopping = True
-        meter = self.meters[connector_id]
-        self._enqueue(
-            "StopTransaction",
-            {
-                "transaction_id": tx.transaction_id,
-                "meter_stop": int(meter.register_wh),
-                "timestamp": ocpp_timestamp(),
-                "reason": reason,
-                "id_tag": tx.id_tag,
-            },
-        )
+        self._enqueue_ended(tx, reason)
         del self.transactions[connector_id]
         self.profiles.transaction_ended(connector_id)
         await self._fire(connector_id, ConnectorEvent.TX_STOPPED)
@@ -940,7 +916,7 @@ class VirtualCharger:
         while True:
             await asyncio.sleep(step)
             since_sample += step
-            due = since_sample >= self.keys.int("MeterValueSampleInterval")
+            due = since_sample >= self._sample_interval()
             if due:
                 since_sample = 0.0
             for n, tx in list(self.transactions.items()):
@@ -962,11 +938,72 @@ class VirtualCharger:
                     if ev.full:
                         await self._fire(n, ConnectorEvent.EV_SUSPEND)
                 if due:
-                    self._enqueue(
-                        "MeterValues",
-                        {
-                            "connector_id": n,
-                            "transaction_id": tx.transaction_id,
-                            "meter_value": [self._meter_value(n, power)],
-                        },
-                    )
+                    self._enqueue_updated(tx, power)
+
+    # -- what differs between OCPP versions (1.6 here; VirtualCharger201 overrides) ----
+
+    def _make_cp(self, ws: ClientConnection) -> Any:
+        return _CP16(self, ws)
+
+    def _boot_request(self) -> Any:
+        return call.BootNotification(
+            charge_point_vendor=self.vendor,
+            charge_point_model=self.model,
+            charge_point_serial_number=self.charger_id,
+            firmware_version=self.firmware_version,
+        )
+
+    def _set_heartbeat_interval(self, interval: float) -> None:
+        """The CSMS sets the heartbeat interval at boot (1.6 §4.2): keep the key in step."""
+        self.keys.change("HeartbeatInterval", str(max(1, round(interval))))
+        self.heartbeat_interval = interval
+
+    def _status_request(self, connector: Connector) -> Any:
+        return call.StatusNotification(
+            connector_id=connector.connector_id,
+            error_code=connector.error_code,
+            status=connector.status.value,
+            timestamp=ocpp_timestamp(),
+        )
+
+    def _authorize_request(self, id_tag: str) -> Any:
+        return call.Authorize(id_tag=id_tag)
+
+    def _id_info(self, response: Any) -> dict[str, Any]:
+        return dict(response.id_tag_info or {})
+
+    def _sample_interval(self) -> int:
+        return self.keys.int("MeterValueSampleInterval")
+
+    def _enqueue_started(self, tx: Transaction, reservation: Reservation | None) -> None:
+        start: dict[str, Any] = {
+            "connector_id": tx.connector_id,
+            "id_tag": tx.id_tag,
+            "meter_start": tx.meter_start,
+            "timestamp": ocpp_timestamp(),
+        }
+        if reservation is not None:
+            start["reservation_id"] = reservation.reservation_id
+        self._enqueue("StartTransaction", start)
+
+    def _enqueue_updated(self, tx: Transaction, power_w: float) -> None:
+        self._enqueue(
+            "MeterValues",
+            {
+                "connector_id": tx.connector_id,
+                "transaction_id": tx.transaction_id,
+                "meter_value": [self._meter_value(tx.connector_id, power_w)],
+            },
+        )
+
+    def _enqueue_ended(self, tx: Transaction, reason: str) -> None:
+        self._enqueue(
+            "StopTransaction",
+            {
+                "transaction_id": tx.transaction_id,
+                "meter_stop": int(self.meters[tx.connector_id].register_wh),
+                "timestamp": ocpp_timestamp(),
+                "reason": reason,
+                "id_tag": tx.id_tag,
+            },
+        )
