@@ -80,11 +80,16 @@ class Transaction:
     id_tag: str
     meter_start: int
     started_at: float
-    transaction_id: int
-    """The CSMS's id, or a provisional negative one until StartTransaction is answered."""
+    transaction_id: int | str
+    """1.6: the CSMS's id, or a provisional negative one until StartTransaction is answered.
+    2.0.1: the charger's own id."""
     started_utc: datetime = field(default_factory=lambda: datetime.now(UTC))
     confirmed: bool = False
     stopping: bool = False
+    remote: bool = False
+    """Started by RemoteStart/RequestStartTransaction."""
+    seq_no: int = 0
+    """2.0.1: the next TransactionEvent's seqNo."""
 
 
 @dataclass
@@ -177,7 +182,7 @@ class _CP16(ChargePoint16):  # type: ignore[misc]
         status = self.charger.profiles.set(
             connector_id,
             cs_charging_profiles,
-            active_transaction=None if tx is None else tx.transaction_id,
+            active_transaction=_int_id(tx),
         )
         return call_result.SetChargingProfile(status=status)
 
@@ -289,6 +294,11 @@ class _CP16(ChargePoint16):  # type: ignore[misc]
     @after("UpdateFirmware")
     def after_update_firmware(self, location: str, retrieve_date: str, **_: Any) -> None:
         self.charger.background(self.charger.update_firmware(retrieve_date))
+
+
+def _int_id(tx: Transaction | None) -> int | None:
+    """The transaction id where an integer is expected (1.6 profiles)."""
+    return tx.transaction_id if tx is not None and isinstance(tx.transaction_id, int) else None
 
 
 def _seconds_until(timestamp: str) -> float:
@@ -621,7 +631,7 @@ class VirtualCharger:
             and c.status in startable
         )
 
-    def connector_of(self, transaction_id: int) -> int | None:
+    def connector_of(self, transaction_id: int | str) -> int | None:
         for n, tx in self.transactions.items():
             if tx.transaction_id == transaction_id:
                 return n
@@ -672,7 +682,7 @@ class VirtualCharger:
             duration,
             unit,
             tx_started=None if tx is None else tx.started_utc,
-            transaction_id=None if tx is None else tx.transaction_id,
+            transaction_id=_int_id(tx),
         )
 
     def power_limit_w(self, connector_id: int) -> float | None:
@@ -682,7 +692,7 @@ class VirtualCharger:
             connector_id,
             datetime.now(UTC),
             tx_started=None if tx is None else tx.started_utc,
-            transaction_id=None if tx is None else tx.transaction_id,
+            transaction_id=_int_id(tx),
         )
 
     async def start_transaction(self, connector_id: int = 1, id_tag: str = "SIM-TAG") -> bool:
@@ -700,23 +710,24 @@ class VirtualCharger:
 
     async def remote_start(self, id_tag: str, connector_id: int | None) -> None:
         n = connector_id or 1
-        if (
-            self.keys.bool("AuthorizeRemoteTxRequests")
-            and await self.authorize(id_tag) != "Accepted"
-        ):
+        if self._remote_authorize() and await self.authorize(id_tag) != "Accepted":
             return
         if self.evs.get(n) is None:
             await self.plug_in(n)
         await self._fire(n, ConnectorEvent.AUTHORIZED)
-        await self._start(n, id_tag)
+        await self._start(n, id_tag, remote=True)
 
-    async def _start(self, connector_id: int, id_tag: str) -> bool:
+    async def _start(self, connector_id: int, id_tag: str, *, remote: bool = False) -> bool:
         if not self.connectors[connector_id].can(ConnectorEvent.TX_STARTED):
             return False  # e.g. Inoperative took effect, or no EV connected
         meter = self.meters[connector_id]
-        self._provisional -= 1
         tx = Transaction(
-            connector_id, id_tag, int(meter.register_wh), self._clock(), self._provisional
+            connector_id,
+            id_tag,
+            int(meter.register_wh),
+            self._clock(),
+            self._new_transaction_id(),
+            remote=remote,
         )
         self.transactions[connector_id] = tx
         self.counters.transactions += 1
@@ -944,6 +955,15 @@ class VirtualCharger:
 
     def _make_cp(self, ws: ClientConnection) -> Any:
         return _CP16(self, ws)
+
+    def _new_transaction_id(self) -> int | str:
+        """1.6: a provisional (negative) id until the CSMS gives one."""
+        self._provisional -= 1
+        return self._provisional
+
+    def _remote_authorize(self) -> bool:
+        """Whether a remote start is authorized first (AuthorizeRemoteTxRequests)."""
+        return self.keys.bool("AuthorizeRemoteTxRequests")
 
     def _boot_request(self) -> Any:
         return call.BootNotification(
