@@ -11,7 +11,7 @@ from typing import Any
 
 from ocpp_chaos.cli.common import ExitStatus, add_logging_options, run_until_signal
 
-HELP = "run a fleet of virtual OCPP 1.6 chargers against a CSMS or the proxy"
+HELP = "run a fleet of virtual OCPP 1.6 / 2.0.1 chargers against a CSMS or the proxy"
 
 
 def add_parser(sub: Any) -> None:
@@ -26,8 +26,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--protocol",
         default="1.6",
-        choices=["1.6"],
-        help="OCPP version (2.0.1 and mixed fleets are not simulated yet)",
+        choices=["1.6", "2.0.1", "mixed"],
+        help="OCPP version of the chargers; mixed alternates (default 1.6)",
     )
     p.add_argument(
         "--ramp",
@@ -63,7 +63,9 @@ def add_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="configuration key for every charger (repeatable), e.g. MeterValueSampleInterval=10",
+        help="a setting for every charger (repeatable): a 1.6 configuration key "
+        "(MeterValueSampleInterval=10) or a 2.0.1 device-model variable "
+        "(SampledDataCtrlr.TxUpdatedInterval=10)",
     )
     add_logging_options(p)
     p.set_defaults(run=run)
@@ -103,8 +105,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--count must be at least 1")
         cfg.charger_ids()
         from ocpp_chaos.simulator.config import KeyStore
+        from ocpp_chaos.simulator.device_model import DeviceModel, standard_specs
 
-        KeyStore(overrides=cfg.config)  # a bad key or value is an error now, not per charger
+        # a bad key or value is an error now, not once per charger
+        KeyStore(overrides=cfg.config_16())
+        DeviceModel(standard_specs(), cfg.config_201())
     except (ValueError, OSError, KeyError, IndexError) as exc:
         print(f"ocpp-chaos fleet: {exc}", file=sys.stderr)
         return int(ExitStatus.BAD_INPUT)

@@ -22,6 +22,7 @@ import structlog
 
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.simulator.charger import ChargerState, VirtualCharger
+from ocpp_chaos.simulator.charger201 import VirtualCharger201
 
 __all__ = ["FleetConfig", "FleetSummary", "parse_ramp", "run_fleet"]
 
@@ -58,7 +59,21 @@ class FleetConfig:
     charge_seconds: tuple[float, float] = (60.0, 300.0)
     """How long an EV stays plugged in (uniform range), unless it is full first."""
     config: dict[str, str] = field(default_factory=dict)
-    """Configuration key overrides for every charger (e.g. MeterValueSampleInterval)."""
+    """Settings for every charger: 1.6 configuration keys (`MeterValueSampleInterval`) go to
+    1.6 chargers, 2.0.1 device-model variables (`SampledDataCtrlr.TxUpdatedInterval`, with a
+    dot) to 2.0.1 chargers."""
+
+    def config_16(self) -> dict[str, str]:
+        return {k: v for k, v in self.config.items() if "." not in k}
+
+    def config_201(self) -> dict[str, str]:
+        return {k: v for k, v in self.config.items() if "." in k}
+
+    def protocol_of(self, n: int) -> str:
+        """The OCPP version of charger n (a mixed fleet alternates, starting with 1.6)."""
+        if self.protocol == "mixed":
+            return "1.6" if n % 2 else "2.0.1"
+        return self.protocol
 
     def charger_ids(self) -> list[str]:
         ids = [self.id_pattern.format(n=n) for n in range(1, self.count + 1)]
@@ -153,8 +168,8 @@ async def run_fleet(
     progress_every: float = 1.0,
 ) -> tuple[FleetSummary, list[VirtualCharger]]:
     """Start the fleet at `cfg.ramp` chargers/s, run until `stop` or `cfg.duration`."""
-    if cfg.protocol != "1.6":
-        raise ValueError(f"protocol {cfg.protocol!r}: this version simulates OCPP 1.6 chargers")
+    if cfg.protocol not in ("1.6", "2.0.1", "mixed"):
+        raise ValueError(f"protocol {cfg.protocol!r}: choose 1.6, 2.0.1 or mixed")
     rng = random.Random(cfg.seed)
     ids = cfg.charger_ids()
     chargers: list[VirtualCharger] = []
@@ -172,13 +187,18 @@ async def run_fleet(
             if stop.is_set():
                 return
             charger_rng = random.Random(rng.getrandbits(64))
-            charger = VirtualCharger(
+            kind, config = (
+                (VirtualCharger201, cfg.config_201())
+                if cfg.protocol_of(i + 1) == "2.0.1"
+                else (VirtualCharger, cfg.config_16())
+            )
+            charger = kind(
                 charger_id,
                 cfg.target,
                 connectors=cfg.connectors,
                 rng=charger_rng,
                 password=cfg.password,
-                config=cfg.config,
+                config=config,
             )
             chargers.append(charger)
             tasks.append(spawn(charger.run(stop_chargers), name=f"fleet-{charger_id}"))

@@ -100,3 +100,25 @@ async def test_fleet_command_bad_input() -> None:
     assert main(["fleet", "--target", "ws://127.0.0.1:1", "--ramp", "fast"]) == 2
     assert main(["fleet", "--target", "ws://127.0.0.1:1", "--config", "Nope=1"]) == 2
     assert main(["fleet", "--target", "ws://127.0.0.1:1", "--id-pattern", "SAME"]) == 2
+
+
+async def test_mixed_fleet_of_both_versions(make_proxy) -> None:
+    async with ReferenceCSMS(port=0, heartbeat_interval=2) as csms:
+        proxy = await make_proxy(csms.url)
+        cfg = FleetConfig(
+            target=f"{proxy.url}/ocpp",
+            count=10,
+            protocol="mixed",
+            ramp=40.0,
+            duration=5.0,
+            seed=4,
+            idle_mean=0.3,
+            charge_seconds=(1.0, 2.0),
+            config={"MeterValueSampleInterval": "1", "SampledDataCtrlr.TxUpdatedInterval": "1"},
+        )
+        summary, _chargers = await run_fleet(cfg, asyncio.Event())
+    assert summary.booted == 10
+    seen = {r.protocol for r in csms.received if r.action == "BootNotification"}
+    assert seen == {"1.6", "2.0.1"}
+    assert any(r.action == "TransactionEvent" for r in csms.received)
+    assert any(r.action == "StartTransaction" for r in csms.received)
