@@ -70,7 +70,13 @@ async def test_offline_events_are_flagged_and_replayed_in_order(make_proxy) -> N
             await until(lambda: charger.state == ChargerState.ACCEPTED)
             await charger.plug_in(1)
             assert await charger.start_transaction(1, "TAG-1")
-            await until(lambda: any(r.action == "TransactionEvent" for r in csms.received))
+            # the Started event is answered (else it is rightly sent again after reconnecting)
+            await until(
+                lambda: (
+                    any(r.action == "TransactionEvent" for r in csms.received)
+                    and not any(q.payload.get("event_type") == "Started" for q in charger.queue)
+                )
+            )
             proxy.rules.add(
                 Rule.model_validate(
                     {
