@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
 import pytest
 
 from ocpp_chaos.csms import ReferenceCSMS
 from ocpp_chaos.simulator.fleet import FleetConfig, FleetSummary, parse_ramp, run_fleet
+from tests.conftest import run_cli
 
 
 @pytest.mark.parametrize(("text", "value"), [("50/s", 50.0), ("2.5/s", 2.5), ("10", 10.0)])
@@ -62,10 +62,7 @@ async def test_fleet_boots_and_charges_through_the_proxy(make_proxy) -> None:
 
 async def test_fleet_command_runs_headless_and_summarises() -> None:
     async with ReferenceCSMS(port=0) as csms:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ocpp_chaos",
+        code, out, err = await run_cli(
             "fleet",
             "--target",
             csms.url,
@@ -77,20 +74,11 @@ async def test_fleet_command_runs_headless_and_summarises() -> None:
             "3",
             "--headless",
             "--no-sessions",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
-        try:
-            async with asyncio.timeout(60):
-                out, err = await proc.communicate()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    summary = json.loads(out.decode().strip().splitlines()[-1])["summary"]
+    assert code == 0, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])["summary"]
     assert summary["chargers"] == 5 and summary["booted"] == 5
-    progress = [json.loads(x) for x in err.decode().splitlines() if '"fleet_progress"' in x]
+    progress = [json.loads(x) for x in err.splitlines() if '"fleet_progress"' in x]
     assert progress
 
 
