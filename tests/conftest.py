@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -61,9 +63,6 @@ async def make_proxy() -> AsyncIterator[ProxyFactory]:
 
 async def run_cli(*args: str, timeout: float = 60.0) -> tuple[int, str, str]:
     """Run `python -m ocpp_chaos ARGS` to its end: (exit code, stdout, stderr)."""
-    import asyncio
-    import sys
-
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
