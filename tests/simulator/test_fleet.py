@@ -110,3 +110,42 @@ async def test_mixed_fleet_of_both_versions(make_proxy) -> None:
     assert seen == {"1.6", "2.0.1"}
     assert any(r.action == "TransactionEvent" for r in csms.received)
     assert any(r.action == "StartTransaction" for r in csms.received)
+
+
+async def test_a_thousand_chargers_boot_through_the_proxy(make_proxy) -> None:
+    """Bounded: 1,000 chargers (both versions), one minute at most, then all stopped."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 5000  # a charger, two proxy sockets and the CSMS's, per charger
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+    try:
+        async with ReferenceCSMS(port=0, heartbeat_interval=60) as csms:
+            proxy = await make_proxy(csms.url)
+            stop = asyncio.Event()
+            cfg = FleetConfig(
+                target=f"{proxy.url}/ocpp",
+                count=1000,
+                protocol="mixed",
+                ramp=500.0,
+                duration=60.0,
+                sessions=False,
+            )
+
+            def booted() -> int:
+                return sum(1 for r in csms.received if r.action == "BootNotification")
+
+            async def until_all_booted() -> None:
+                while booted() < 1000:
+                    await asyncio.sleep(0.2)
+                stop.set()
+
+            watcher = asyncio.ensure_future(until_all_booted())
+            summary, chargers = await run_fleet(cfg, stop)
+            watcher.cancel()
+        assert booted() == 1000 and summary.booted == 1000
+        assert proxy.totals["sessions"] == 1000
+        assert all(c.state == "stopped" for c in chargers)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
