@@ -135,6 +135,8 @@ class _RuleState:
     stats: RuleStats = field(default_factory=RuleStats)
     per_charger: dict[str, int] = field(default_factory=dict)
     radius: set[str] = field(default_factory=set)
+    radius_epoch: int = -1
+    """The session epoch of the last radius choice (see `_in_radius`)."""
     applied: set[str] = field(default_factory=set)
     """Chargers a session fault was applied to during this activation."""
 
@@ -214,6 +216,8 @@ class RuleEngine:
         self._frame_live: list[_RuleState] = []
         self._connect_live: list[_RuleState] = []
         self._version = 0
+        self._epoch = 0
+        """Bumped when a session opens: a blast radius not yet full chooses again."""
         """Bumped whenever the live rules change; sessions rebuild their rule index."""
         self._outages: list[tuple[float, int | str, str, Callable[[str], bool]]] = []
         """Active CSMS outages: (until, refusal, rule, which chargers)."""
@@ -416,6 +420,7 @@ class RuleEngine:
             started_at=now,
         )
         self._sessions[session] = sess
+        self._epoch += 1
         actions: list[Action] = []
         for state in self._live_rules():
             if state.session_level and not isinstance(state.rule.fault, CsmsOutage):
@@ -635,6 +640,12 @@ class RuleEngine:
             return True
         if len(state.radius) >= size:
             return False
+        if state.radius_epoch == self._epoch:
+            # No session opened since the last choice, which took every connected candidate
+            # (the radius is still not full): this charger is a newcomer and fills a place,
+            # without another scan of all sessions on this frame path.
+            state.radius.add(charger_id)
+            return True
         # Not full yet: choose, by the seed, among the chargers connected now (and this
         # one). With the fleet up, N chargers are picked by the seed whatever the order
         # they came in; chargers arriving later fill what is left, in arrival order.
@@ -649,6 +660,7 @@ class RuleEngine:
         name = state.rule.name
         ranked = sorted(pool, key=lambda cid: _unit(self.seed, name, "radius", cid))
         state.radius.update(ranked[: size - len(state.radius)])
+        state.radius_epoch = self._epoch
         return charger_id in state.radius
 
     def _selected(self, state: _RuleState, sess: _Session, ev: FrameEvent, now: float) -> bool:

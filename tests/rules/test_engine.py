@@ -653,3 +653,13 @@ def test_blast_radius_count_is_chosen_by_the_seed_among_connected_chargers() -> 
     assert len(chosen(1, forward)) == 3
     assert chosen(1, forward) == chosen(1, backward)  # the seed decides, not the order
     assert chosen(1, forward) != chosen(2, forward)
+
+
+def test_blast_radius_fills_with_newcomers_that_have_no_session_yet() -> None:
+    b = Bench(rule(fault={"type": "reject_connect"}, chargers={"count": 2}))
+    refused = [
+        cid
+        for cid in ("A", "B", "C", "A")
+        if b.engine.on_connect(cid, ["ocpp1.6"], b.now).refuse is not None
+    ]
+    assert refused == ["A", "B", "A"]  # the first two to come, and A again; C is outside
