@@ -15,7 +15,9 @@ lookups ignore case; answers always use the canonical spelling.
 from __future__ import annotations
 
 import builtins
+import functools
 import re
+from collections import ChainMap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -215,45 +217,30 @@ class KeyStore:
     ) -> None:
         if connectors < 1:
             raise ValueError(f"NumberOfConnectors: connectors must be >= 1, not {connectors}")
-        specs: dict[str, KeySpec] = {spec.name: spec for spec in CORE_KEYS}
-        defaults: dict[str, str] = {spec.name: spec.default for spec in CORE_KEYS}
-        defaults["NumberOfConnectors"] = str(connectors)
-        defaults["ConnectorPhaseRotation"] = ",".join(
-            f"{n}.Unknown" for n in range(1, connectors + 1)
-        )
-        defaults["ConnectorPhaseRotationMaxLength"] = str(connectors + 1)
-        seen: set[str] = set()
-        for spec in extra:
-            if spec.name.lower() in seen:
-                raise ValueError(f"{spec.name}: given twice in extra")
-            seen.add(spec.name.lower())
-            canonical = next((n for n in specs if n.lower() == spec.name.lower()), None)
-            if canonical is not None:
-                del specs[canonical]
-                del defaults[canonical]
-            specs[spec.name] = spec
-            defaults[spec.name] = spec.default
-        self._specs = specs
-        self._names = {name.lower(): name for name in specs}
-
-        raw = dict(defaults)
+        layout = _key_layout(connectors, tuple(extra))
+        self._specs = layout.specs
+        self._names = layout.names
+        # The defaults are shared by every store of the same layout (one copy for a whole
+        # fleet); this store's own values sit in front of them.
+        values: ChainMap[str, str] = ChainMap({}, layout.defaults)
         for key, value in (overrides or {}).items():
             name = self._names.get(key.lower())
             if name is None:
                 raise ValueError(f"{key}: unknown configuration key (add it with extra=)")
             if name == "NumberOfConnectors" and value != str(connectors):
                 raise ValueError("NumberOfConnectors: set it with connectors=, not overrides")
-            raw[name] = value
-        values: dict[str, str] = {}
-        for name, value in raw.items():
             try:
-                values[name] = _normalise(specs[name], value)
+                values[name] = _normalise(self._specs[name], value)
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
         self._values = values
-        for name, value in values.items():
+        if overrides:
+            self._cross_check_all()
+
+    def _cross_check_all(self) -> None:
+        for name, value in self._values.items():
             try:
-                self._cross_check(specs[name], value)
+                self._cross_check(self._specs[name], value)
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
 
@@ -359,6 +346,46 @@ class KeyStore:
                     and builtins.int(match[1]) > connectors
                 ):
                     raise ValueError(f"{item!r}: no connector {match[1]}")
+
+
+@dataclass(frozen=True)
+class _KeyLayout:
+    """What every store with the same connectors and extra keys shares."""
+
+    specs: dict[str, KeySpec]
+    names: dict[str, str]
+    defaults: dict[str, str]
+
+
+@functools.lru_cache(maxsize=64)
+def _key_layout(connectors: builtins.int, extra: tuple[KeySpec, ...]) -> _KeyLayout:
+    specs: dict[str, KeySpec] = {spec.name: spec for spec in CORE_KEYS}
+    defaults: dict[str, str] = {spec.name: spec.default for spec in CORE_KEYS}
+    defaults["NumberOfConnectors"] = str(connectors)
+    defaults["ConnectorPhaseRotation"] = ",".join(f"{n}.Unknown" for n in range(1, connectors + 1))
+    defaults["ConnectorPhaseRotationMaxLength"] = str(connectors + 1)
+    seen: set[str] = set()
+    for spec in extra:
+        if spec.name.lower() in seen:
+            raise ValueError(f"{spec.name}: given twice in extra")
+        seen.add(spec.name.lower())
+        canonical = next((n for n in specs if n.lower() == spec.name.lower()), None)
+        if canonical is not None:
+            del specs[canonical]
+            del defaults[canonical]
+        specs[spec.name] = spec
+        defaults[spec.name] = spec.default
+    values: dict[str, str] = {}
+    for name, value in defaults.items():
+        try:
+            values[name] = _normalise(specs[name], value)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    layout = _KeyLayout(specs, {name.lower(): name for name in specs}, values)
+    store = KeyStore.__new__(KeyStore)
+    store._specs, store._names, store._values = layout.specs, layout.names, ChainMap(values)
+    store._cross_check_all()
+    return layout
 
 
 def _split(value: str) -> list[str]:

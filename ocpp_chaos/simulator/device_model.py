@@ -19,8 +19,10 @@ answers echo the request as sent. No variable supports monitoring.
 from __future__ import annotations
 
 import builtins
+import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections import ChainMap, OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -347,7 +349,12 @@ def standard_specs(*, evses: int = 1, connectors_per_evse: int = 1) -> list[Vari
         _ro_int(la, "BytesPerMessage", 8192, min_limit=1),
     ]
     rc = "ReservationCtrlr"
-    specs += [_bool(rc, "Available", True, "ReadOnly"), _bool(rc, "Enabled", True)]
+    specs += [
+        _bool(rc, "Available", True, "ReadOnly"),
+        _bool(rc, "Enabled", True),
+        # Reservations of an unspecified EVSE are not supported: ReserveNow needs evseId.
+        _bool(rc, "NonEvseSpecific", False, "ReadOnly", constant=True),
+    ]
     sc = "SmartChargingCtrlr"
     specs += [
         _bool(sc, "Available", True, "ReadOnly"),
@@ -423,6 +430,59 @@ def standard_specs(*, evses: int = 1, connectors_per_evse: int = 1) -> list[Vari
 _ComponentKey = tuple[str, str | None, int | None, int | None]
 _VariableKey = tuple[str, str | None]
 
+
+class _Layout:
+    """What every device model of the same specs shares: the index and the defaults."""
+
+    __slots__ = ("defaults", "index", "_matches")
+
+    def __init__(self, specs: Sequence[VariableSpec]) -> None:
+        self.index: dict[_ComponentKey, dict[_VariableKey, VariableSpec]] = {}
+        self.defaults: dict[tuple[_ComponentKey, _VariableKey], str] = {}
+        self._matches: dict[str, list[VariableSpec]] = {}
+        for spec in specs:
+            variables = self.index.setdefault(_component_key(spec), {})
+            vkey = _variable_key(spec)
+            if vkey in variables:
+                raise ValueError(f"{spec.key}: given twice")
+            variables[vkey] = spec
+            self.defaults[_component_key(spec), vkey] = _normalise(spec, spec.default)
+
+    def matches(self, key: str, find: Callable[[str], list[VariableSpec]]) -> list[VariableSpec]:
+        """The specs an override key names (remembered: a fleet repeats the same keys)."""
+        found = self._matches.get(key)
+        if found is None:
+            found = find(key)
+            if len(self._matches) < 4096:
+                self._matches[key] = found
+        return found
+
+
+_LAYOUTS: OrderedDict[builtins.int, tuple[Sequence[VariableSpec], _Layout]] = OrderedDict()
+_LAYOUTS_MAX = 64
+
+
+def _layout(specs: Sequence[VariableSpec]) -> _Layout:
+    """The layout of `specs`, shared while the same specs object is used again (the cache
+    holds the specs, so an id is not reused while its entry lives)."""
+    entry = _LAYOUTS.get(id(specs))
+    if entry is not None and entry[0] is specs:
+        _LAYOUTS.move_to_end(id(specs))
+        return entry[1]
+    layout = _Layout(specs)
+    _LAYOUTS[id(specs)] = (specs, layout)
+    if len(_LAYOUTS) > _LAYOUTS_MAX:
+        _LAYOUTS.popitem(last=False)
+    return layout
+
+
+@functools.lru_cache(maxsize=64)
+def _standard_specs_cached(
+    evses: builtins.int, connectors_per_evse: builtins.int
+) -> tuple[VariableSpec, ...]:
+    return tuple(standard_specs(evses=evses, connectors_per_evse=connectors_per_evse))
+
+
 _SUMMARY_VARIABLES = frozenset({"availabilitystate", "available"})
 _PROBLEM_VARIABLES = frozenset({"problem", "tripped", "overload", "fallback"})
 
@@ -441,17 +501,16 @@ class DeviceModel:
     def __init__(
         self, specs: Sequence[VariableSpec], overrides: Mapping[str, str] | None = None
     ) -> None:
-        self._specs: dict[_ComponentKey, dict[_VariableKey, VariableSpec]] = {}
-        self._values: dict[tuple[_ComponentKey, _VariableKey], str] = {}
-        for spec in specs:
-            variables = self._specs.setdefault(_component_key(spec), {})
-            vkey = _variable_key(spec)
-            if vkey in variables:
-                raise ValueError(f"{spec.key}: given twice")
-            variables[vkey] = spec
-            self._values[_component_key(spec), vkey] = _normalise(spec, spec.default)
+        layout = _layout(specs)
+        self._layout = layout
+        self._specs = layout.index
+        # The defaults are shared by every model of the same specs (a fleet of 10,000
+        # chargers holds one copy); this model's own values sit in front of them.
+        self._values: ChainMap[tuple[_ComponentKey, _VariableKey], str] = ChainMap(
+            {}, layout.defaults
+        )
         for key, value in (overrides or {}).items():
-            matched = self._match_override(key)
+            matched = layout.matches(key, self._match_override)
             if not matched:
                 raise ValueError(f"{key}: no such variable in the device model")
             for spec in matched:
@@ -461,6 +520,18 @@ class DeviceModel:
                     )
                 except ValueError as exc:
                     raise ValueError(f"{key}: {exc}") from None
+
+    @classmethod
+    def standard(
+        cls,
+        *,
+        evses: builtins.int = 1,
+        connectors_per_evse: builtins.int = 1,
+        overrides: Mapping[str, str] | None = None,
+    ) -> DeviceModel:
+        """The standard components (`standard_specs`), their layout shared with every
+        other standard model of the same size."""
+        return cls(_standard_specs_cached(evses, connectors_per_evse), overrides)
 
     # --- CSMS requests ---
 
