@@ -27,9 +27,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,11 +40,13 @@ from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call, call_result
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 from websockets.typing import Subprotocol
 
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.csms.records import ocpp_timestamp
-from ocpp_chaos.ocpp_routing import after, on
+from ocpp_chaos.ocpp_routing import after, init_charge_point, on
 from ocpp_chaos.simulator.authlist import AuthCache, LocalAuthList
 from ocpp_chaos.simulator.backoff import Backoff
 from ocpp_chaos.simulator.config import KeyStore
@@ -118,7 +121,8 @@ class _CP16(ChargePoint16):  # type: ignore[misc]
     """The ocpp library's charge point, with this firmware's command handlers."""
 
     def __init__(self, charger: VirtualCharger, connection: ClientConnection) -> None:
-        super().__init__(charger.charger_id, connection, response_timeout=charger.call_timeout)
+        # ChargePoint.__init__'s attributes, with routes cached per class (ocpp_routing).
+        init_charge_point(self, charger.charger_id, connection, charger.call_timeout)
         self.charger = charger
 
     # -- commands from the CSMS (answer at once; act in @after or a task) ------
@@ -311,6 +315,17 @@ def _seconds_until(timestamp: str) -> float:
     return (moment - datetime.now(UTC)).total_seconds()
 
 
+@functools.lru_cache(maxsize=64)
+def _proxy_for(url: str) -> str | None:
+    """The HTTP/SOCKS proxy the environment sets for `url` (None: connect directly).
+
+    websockets looks this up on every connection by reading the environment, a tenth of
+    the CPU of a boot in a fleet of thousands; every charger of a fleet has the same
+    target, so it is looked up once.
+    """
+    return get_proxy(parse_uri(url))
+
+
 async def _read(cp: _CP16) -> None:
     """The library's read loop; a closed connection is how it ends, not an error."""
     with contextlib.suppress(ConnectionClosed):
@@ -343,6 +358,7 @@ class VirtualCharger:
         vendor: str = "ocpp-chaos",
         model: str = "VirtualCharger16",
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
     ) -> None:
         self.charger_id = charger_id
         self.url = url.rstrip("/")
@@ -353,6 +369,8 @@ class VirtualCharger:
         self.keys = KeyStore(connectors=connectors, overrides=config)
         self.connectors = {n: Connector(n) for n in range(1, connectors + 1)}
         self.evs: dict[int, VirtualEV | None] = dict.fromkeys(self.connectors)
+        self.connector_max_w: dict[int, float | None] = dict.fromkeys(self.connectors)
+        """What each connector can deliver (a template sets it; None: no limit of its own)."""
         self.meters = {
             n: EnergyMeter(register_wh=self.rng.uniform(1e5, 5e6)) for n in self.connectors
         }
@@ -382,10 +400,19 @@ class VirtualCharger:
         self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
         self.booted = False
         self._clock = clock
+        self._sleep = sleep
+        """How the charger waits out a back-off or a boot retry (tests pass a fake clock's)."""
         self._cp: Any = None
         self._online = asyncio.Event()
-        self._queue_changed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Timers are callbacks on the event loop's one timer heap, not a task each: a
+        # fleet of 10,000 idle chargers holds no task per heartbeat or meter sample.
+        self._heartbeat_timer: asyncio.TimerHandle | None = None
+        self._meter_timer: asyncio.TimerHandle | None = None
+        self._since_sample = 0.0
+        self._queue_timer: asyncio.TimerHandle | None = None
+        self._sender: asyncio.Task[Any] | None = None
+        self._reservation_timers: dict[int, asyncio.TimerHandle] = {}
         self._provisional = 0
         self._reconnect_now = asyncio.Event()
         self._queued_offline: set[int] = set()
@@ -397,25 +424,43 @@ class VirtualCharger:
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, boot, and stay connected (reconnecting with back-off) until `stop`."""
         with structlog.contextvars.bound_contextvars(charger_id=self.charger_id):
-            meter_task = self.background(self._meter_loop(), keep=True)
+            stopped = spawn(stop.wait(), name=f"charger-stop-{self.charger_id}")
             try:
                 while not stop.is_set():
-                    await self._connection(stop)
+                    await self._connection(stopped)
                     if stop.is_set():
                         break
                     wait = 0.0 if self._reconnect_now.is_set() else self.backoff.next()
                     self._reconnect_now.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(wait):
-                            await stop.wait()
+                    await self._pause(wait, stopped)
             finally:
-                meter_task.cancel()
+                stopped.cancel()
+                self._cancel_timers()
                 for task in list(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
                 self.state = ChargerState.STOPPED
 
-    async def _connection(self, stop: asyncio.Event) -> None:
+    async def _pause(self, seconds: float, *until: asyncio.Future[Any]) -> None:
+        """Wait `seconds` (with the charger's sleep), or less if one of `until` ends."""
+        if any(f.done() for f in until):
+            return
+        sleeper = spawn(self._sleep(seconds), name=f"charger-wait-{self.charger_id}")
+        try:
+            await asyncio.wait({sleeper, *until}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._heartbeat_timer, self._meter_timer, self._queue_timer):
+            if timer is not None:
+                timer.cancel()
+        for timer in self._reservation_timers.values():
+            timer.cancel()
+        self._heartbeat_timer = self._meter_timer = self._queue_timer = None
+        self._reservation_timers.clear()
+
+    async def _connection(self, stopped: asyncio.Future[Any]) -> None:
         self.state = ChargerState.CONNECTING
         headers = {}
         if self.password is not None:
@@ -430,6 +475,7 @@ class VirtualCharger:
                 ping_interval=None,
                 open_timeout=self.call_timeout,
                 max_size=2**20 + 2**16,
+                proxy=_proxy_for(self.url),
             )
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             self.counters.connect_failures += 1
@@ -442,39 +488,39 @@ class VirtualCharger:
         cp = self._make_cp(ws)
         reader = spawn(_read(cp), name=f"charger-reader-{self.charger_id}")
         self._cp = cp
-        session_tasks: list[asyncio.Task[Any]] = []
         try:
-            if not await self._boot(cp, stop, reader):
+            if not await self._boot(cp, stopped, reader):
                 return
             self.backoff.reset()
             self.state = ChargerState.ACCEPTED
             self._online.set()
             await self._send_all_statuses()  # after a boot, and after every reconnect
-            session_tasks = [
-                self.background(self._heartbeat_loop(), keep=True),
-                self.background(self._queue_sender(), keep=True),
-            ]
-            stopper = spawn(stop.wait(), name=f"charger-stop-{self.charger_id}")
-            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
+            self._schedule_heartbeat()
+            self._kick_queue()
+            await asyncio.wait({reader, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._online.clear()
             self._cp = None
             self._ws = None
             self.state = ChargerState.OFFLINE
-            for task in session_tasks:
-                task.cancel()
-            await asyncio.gather(*session_tasks, return_exceptions=True)
+            for timer in (self._heartbeat_timer, self._queue_timer):
+                if timer is not None:
+                    timer.cancel()
+            self._heartbeat_timer = self._queue_timer = None
+            sender, self._sender = self._sender, None
+            if sender is not None:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
             await ws.close()
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 
-    async def _boot(self, cp: Any, stop: asyncio.Event, reader: asyncio.Task[Any]) -> bool:
+    async def _boot(self, cp: Any, stopped: asyncio.Future[Any], reader: asyncio.Task[Any]) -> bool:
         """BootNotification until Accepted (retrying Pending/Rejected after the interval)."""
         if self.booted:
             return True
         self.state = ChargerState.BOOTING
-        while not stop.is_set() and not reader.done():
+        while not stopped.done() and not reader.done():
             self.counters.boots += 1
             try:
                 response = await self._call(self._boot_request(), cp)
@@ -495,15 +541,7 @@ class VirtualCharger:
                 ChargerState.PENDING if response.status == "Pending" else ChargerState.REJECTED
             )
             log.info("charger_boot_not_accepted", status=response.status, retry_in=interval)
-            waiter = spawn(stop.wait(), name=f"charger-boot-wait-{self.charger_id}")
-            try:
-                await asyncio.wait(
-                    {waiter, reader},
-                    timeout=interval if interval > 0 else 10.0,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                waiter.cancel()
+            await self._pause(interval if interval > 0 else 10.0, stopped, reader)
         return False
 
     # -- sending ---------------------------------------------------------------
@@ -531,20 +569,29 @@ class VirtualCharger:
         item = self.queue.append(action, payload, self._clock())
         if not self._online.is_set():
             self._queued_offline.add(item.seq)
-        self._queue_changed.set()
+        self._kick_queue()
+
+    def _kick_queue(self) -> None:
+        """Start the queue sender if the charger is online and it is not running (it runs
+        only while there is something to send: no task per idle charger)."""
+        if self._queue_timer is not None:
+            self._queue_timer.cancel()
+            self._queue_timer = None
+        if self._online.is_set() and (self._sender is None or self._sender.done()):
+            self._sender = spawn(self._queue_sender(), name=f"charger-queue-{self.charger_id}")
 
     async def _queue_sender(self) -> None:
         """Send queued transaction messages strictly in order while online."""
         while True:
             item = self.queue.ready(self._clock())
             if item is None:
-                self._queue_changed.clear()
                 head = self.queue.head()
-                timeout = None if head is None else max(0.0, head.next_try - self._clock())
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(timeout):
-                        await self._queue_changed.wait()
-                continue
+                if head is not None:  # a retry is due later: a timer starts the sender again
+                    delay = max(0.0, head.next_try - self._clock())
+                    self._queue_timer = asyncio.get_running_loop().call_later(
+                        delay, self._kick_queue
+                    )
+                return
             request = getattr(self.calls, item.action)(**item.payload)
             try:
                 response = await self._call(request)
@@ -586,10 +633,20 @@ class VirtualCharger:
             log.info("transaction_not_accepted", connector_id=connector_id, status=status)
             self.background(self.stop_transaction(connector_id, "DeAuthorized"))
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            await self.send(self.calls.Heartbeat())
+    def _schedule_heartbeat(self) -> None:
+        if self._heartbeat_timer is not None:
+            self._heartbeat_timer.cancel()
+            self._heartbeat_timer = None
+        if self.heartbeat_interval > 0 and self._online.is_set():
+            self._heartbeat_timer = asyncio.get_running_loop().call_later(
+                self.heartbeat_interval, self._heartbeat_due
+            )
+
+    def _heartbeat_due(self) -> None:
+        self._heartbeat_timer = None
+        if self._online.is_set():
+            self.background(self.send(self.calls.Heartbeat()))
+            self._schedule_heartbeat()
 
     async def _send_all_statuses(self) -> None:
         for connector in self.connectors.values():
@@ -597,6 +654,16 @@ class VirtualCharger:
 
     async def _status(self, connector: Connector) -> None:
         await self.send(self._status_request(connector))
+
+    def _fire_soon(self, connector_id: int, event: ConnectorEvent) -> bool:
+        """`_fire` from a timer callback: the state changes now, the status is sent by a
+        background task (in order: the library's call lock is first come, first served)."""
+        connector = self.connectors[connector_id]
+        if not connector.can(event):
+            return False
+        if connector.fire(event):
+            self.background(self._status(connector))
+        return True
 
     async def _fire(self, connector_id: int, event: ConnectorEvent) -> bool:
         connector = self.connectors[connector_id]
@@ -732,7 +799,12 @@ class VirtualCharger:
         self.transactions[connector_id] = tx
         self.counters.transactions += 1
         reservation = self.reservations.pop(connector_id, None)
+        if reservation is not None:
+            timer = self._reservation_timers.pop(reservation.reservation_id, None)
+            if timer is not None:
+                timer.cancel()
         self._enqueue_started(tx, reservation)
+        self._start_metering()
         await self._fire(connector_id, ConnectorEvent.TX_STARTED)
         return True
 
@@ -798,23 +870,35 @@ class VirtualCharger:
         )
         if connector.can(ConnectorEvent.RESERVE) and connector.fire(ConnectorEvent.RESERVE):
             self.background(self._status(connector))
-        self.background(self._expire(reservation_id, seconds))
+        old_timer = self._reservation_timers.pop(reservation_id, None)
+        if old_timer is not None:
+            old_timer.cancel()
+        self._reservation_timers[reservation_id] = asyncio.get_running_loop().call_later(
+            seconds, self._expire, reservation_id
+        )
         return "Accepted"
 
     def cancel_reservation(self, reservation_id: int) -> bool:
         for n, r in list(self.reservations.items()):
             if r.reservation_id == reservation_id:
                 del self.reservations[n]
-                self.background(self._fire(n, ConnectorEvent.RESERVATION_ENDED))
+                timer = self._reservation_timers.pop(reservation_id, None)
+                if timer is not None:
+                    timer.cancel()
+                self._fire_soon(n, ConnectorEvent.RESERVATION_ENDED)
                 return True
         return False
 
-    async def _expire(self, reservation_id: int, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def _expire(self, reservation_id: int) -> None:
+        self._reservation_timers.pop(reservation_id, None)
         for n, r in list(self.reservations.items()):
             if r.reservation_id == reservation_id:
                 del self.reservations[n]
-                await self._fire(n, ConnectorEvent.RESERVATION_ENDED)
+                self._reservation_expired(r)
+
+    def _reservation_expired(self, reservation: Reservation) -> None:
+        """A reservation ran out (2.0.1 also tells the CSMS: ReservationStatusUpdate)."""
+        self._fire_soon(reservation.connector_id, ConnectorEvent.RESERVATION_ENDED)
 
     async def upload_diagnostics(self) -> None:
         """GetDiagnostics: Uploading, then Uploaded (1.6 §4.4)."""
@@ -843,6 +927,7 @@ class VirtualCharger:
         if status in ("Accepted", "RebootRequired"):
             # Key names are case-insensitive: re-read what the firmware acts on.
             self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
+            self._schedule_heartbeat()
             self.queue.set_limits(
                 max_attempts=self.keys.int("TransactionMessageAttempts"),
                 retry_interval=float(self.keys.int("TransactionMessageRetryInterval")),
@@ -920,36 +1005,56 @@ class VirtualCharger:
                 sampled.append(item)
         return {"timestamp": ocpp_timestamp(), "sampled_value": sampled}
 
-    async def _meter_loop(self) -> None:
+    METER_STEP = 1.0
+    """Seconds between steps of the EVs' charging (and checks of profile limits)."""
+
+    def _start_metering(self) -> None:
+        """Charge the EVs in transactions, one step a second, while there is a transaction."""
+        if self._meter_timer is None:
+            self._since_sample = 0.0
+            self._meter_timer = asyncio.get_running_loop().call_later(
+                self.METER_STEP, self._meter_step
+            )
+
+    def _meter_step(self) -> None:
         """Charge every EV in a transaction, and queue MeterValues at the sample interval."""
-        step = 1.0
-        since_sample = 0.0
-        while True:
-            await asyncio.sleep(step)
-            since_sample += step
-            due = since_sample >= self._sample_interval()
+        self._meter_timer = None
+        if not self.transactions:
+            return
+        step = self.METER_STEP
+        self._since_sample += step
+        due = self._since_sample >= self._sample_interval()
+        if due:
+            self._since_sample = 0.0
+        for n, tx in list(self.transactions.items()):
+            ev = self.evs.get(n)
+            if ev is None or tx.stopping:
+                continue
+            connector = self.connectors[n]
+            limit = self._power_limit(n)
+            # A charging profile at 0 W suspends charging (SuspendedEVSE); a limit above 0
+            # lets it resume.
+            if limit is not None and limit <= 0:
+                self._fire_soon(n, ConnectorEvent.EVSE_SUSPEND)
+            elif connector.status is ConnectorStatus.SUSPENDED_EVSE:
+                self._fire_soon(n, ConnectorEvent.EVSE_RESUME)
+            power = 0.0
+            if connector.status is ConnectorStatus.CHARGING:
+                power = ev.acceptance_w() if limit is None else min(ev.acceptance_w(), limit)
+                self.meters[n].add(ev.charge(step, limit))
+                if ev.full:
+                    self._fire_soon(n, ConnectorEvent.EV_SUSPEND)
             if due:
-                since_sample = 0.0
-            for n, tx in list(self.transactions.items()):
-                ev = self.evs.get(n)
-                if ev is None or tx.stopping:
-                    continue
-                connector = self.connectors[n]
-                limit = self.power_limit_w(n)
-                # A charging profile at 0 W suspends charging (SuspendedEVSE); a limit
-                # above 0 lets it resume.
-                if limit is not None and limit <= 0:
-                    await self._fire(n, ConnectorEvent.EVSE_SUSPEND)
-                elif connector.status is ConnectorStatus.SUSPENDED_EVSE:
-                    await self._fire(n, ConnectorEvent.EVSE_RESUME)
-                power = 0.0
-                if connector.status is ConnectorStatus.CHARGING:
-                    power = ev.acceptance_w() if limit is None else min(ev.acceptance_w(), limit)
-                    self.meters[n].add(ev.charge(step, limit))
-                    if ev.full:
-                        await self._fire(n, ConnectorEvent.EV_SUSPEND)
-                if due:
-                    self._enqueue_updated(tx, power)
+                self._enqueue_updated(tx, power)
+        self._meter_timer = asyncio.get_running_loop().call_later(step, self._meter_step)
+
+    def _power_limit(self, connector_id: int) -> float | None:
+        """The lower of the charging profiles' limit and the connector's own maximum."""
+        limit = self.power_limit_w(connector_id)
+        own = self.connector_max_w.get(connector_id)
+        if own is None:
+            return limit
+        return own if limit is None else min(limit, own)
 
     # -- what differs between OCPP versions (1.6 here; VirtualCharger201 overrides) ----
 
