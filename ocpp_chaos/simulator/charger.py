@@ -32,7 +32,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -41,8 +41,8 @@ from ocpp.v16 import call, call_result
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.proxy import get_proxy
-from websockets.uri import parse_uri
 from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.csms.records import ocpp_timestamp
@@ -58,6 +58,28 @@ from ocpp_chaos.simulator.queue import TransactionQueue
 __all__ = ["ChargerState", "Transaction", "VirtualCharger"]
 
 log = structlog.get_logger("ocpp_chaos.simulator")
+
+ERROR_CODES = frozenset(
+    {
+        "ConnectorLockFailure",
+        "EVCommunicationError",
+        "GroundFailure",
+        "HighTemperature",
+        "InternalError",
+        "LocalListConflict",
+        "NoError",
+        "OtherError",
+        "OverCurrentFailure",
+        "OverVoltage",
+        "PowerMeterFailure",
+        "PowerSwitchFailure",
+        "ReaderFailure",
+        "ResetFailure",
+        "UnderVoltage",
+        "WeakSignal",
+    }
+)
+"""OCPP 1.6 ChargePointErrorCode values (StatusNotification.errorCode)."""
 
 TRANSACTION_ACTIONS = frozenset({"StartTransaction", "StopTransaction", "MeterValues"})
 
@@ -305,14 +327,12 @@ def _int_id(tx: Transaction | None) -> int | None:
     return tx.transaction_id if tx is not None and isinstance(tx.transaction_id, int) else None
 
 
-def _seconds_until(timestamp: str) -> float:
-    """Seconds from now until an OCPP timestamp (negative when it is past)."""
-    from datetime import UTC, datetime
-
+def _seconds_until(timestamp: str, now: datetime) -> float:
+    """Seconds from `now` until an OCPP timestamp (negative when it is past)."""
     moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return (moment - datetime.now(UTC)).total_seconds()
+    return (moment - now).total_seconds()
 
 
 @functools.lru_cache(maxsize=64)
@@ -388,6 +408,10 @@ class VirtualCharger:
         )
         self.reservations: dict[int, Reservation] = {}
         self.firmware_version = "1.0.0"
+        self.clock_offset_s = 0.0
+        """How far the charger's clock is off (a drift fault sets it)."""
+        self.clock_drift_ppm = 0.0
+        self._drift_since = 0.0
         self.step_delay = 1.0
         """Seconds between the steps of a diagnostics upload or a firmware update."""
         self.queue = TransactionQueue(
@@ -727,7 +751,7 @@ class VirtualCharger:
                     with contextlib.suppress(ValueError):
                         self.auth_cache.store(id_tag, info)
                 return str(info.get("status", "Invalid"))
-        now = datetime.now(UTC)
+        now = self.now_utc()
         if self.keys.bool("LocalAuthorizeOffline"):
             known = self.local_list.lookup(id_tag, now) or (
                 self.auth_cache.lookup(id_tag, now)
@@ -745,7 +769,7 @@ class VirtualCharger:
         tx = self.transactions.get(connector_id)
         return self.profiles.composite(
             connector_id,
-            datetime.now(UTC),
+            self.now_utc(),
             duration,
             unit,
             tx_started=None if tx is None else tx.started_utc,
@@ -757,7 +781,7 @@ class VirtualCharger:
         tx = self.transactions.get(connector_id)
         return self.profiles.limit_w(
             connector_id,
-            datetime.now(UTC),
+            self.now_utc(),
             tx_started=None if tx is None else tx.started_utc,
             transaction_id=_int_id(tx),
         )
@@ -794,6 +818,7 @@ class VirtualCharger:
             int(meter.register_wh),
             self._clock(),
             self._new_transaction_id(),
+            started_utc=self.now_utc(),
             remote=remote,
         )
         self.transactions[connector_id] = tx
@@ -862,7 +887,7 @@ class VirtualCharger:
             return "Occupied"  # reserved under another reservation id
         if status is not ConnectorStatus.AVAILABLE:
             return "Occupied"
-        seconds = _seconds_until(expiry_date)
+        seconds = _seconds_until(expiry_date, self.now_utc())
         if seconds <= 0:
             return "Rejected"
         self.reservations[connector_id] = Reservation(
@@ -909,7 +934,7 @@ class VirtualCharger:
     async def update_firmware(self, retrieve_date: str) -> None:
         """UpdateFirmware: wait for retrieve_date, Downloading, Downloaded, Installing, reboot
         and boot again, then Installed (1.6 §4.5, §5.19)."""
-        await asyncio.sleep(max(0.0, _seconds_until(retrieve_date)))
+        await asyncio.sleep(max(0.0, _seconds_until(retrieve_date, self.now_utc())))
         for status in ("Downloading", "Downloaded", "Installing"):
             await self.send(call.FirmwareStatusNotification(status=status))
             await asyncio.sleep(self.step_delay)
@@ -982,6 +1007,47 @@ class VirtualCharger:
         if self._ws is not None:
             self.background(self._ws.close())
 
+    # -- the firmware's own faults (scenarios trigger them) ---------------------------
+
+    def now_utc(self) -> datetime:
+        """The charger's clock: UTC, off by `clock_offset_s` and drifting at
+        `clock_drift_ppm` (timestamps, profile schedules and expiry checks use it)."""
+        now = datetime.now(UTC)
+        offset = self.clock_offset_s
+        if self.clock_drift_ppm:
+            offset += (self._clock() - self._drift_since) * self.clock_drift_ppm / 1e6
+        return now + timedelta(seconds=offset) if offset else now
+
+    def timestamp(self) -> str:
+        """The charger's clock as an OCPP timestamp (milliseconds, Z)."""
+        return ocpp_timestamp(self.now_utc())
+
+    def drift_clock(self, offset_s: float, ppm: float = 0.0) -> None:
+        """Clock drift: the clock jumps `offset_s` seconds (negative: behind) and from now
+        gains `ppm` microseconds per second. The firmware does not correct it from the
+        CSMS's currentTime (many real chargers do not): `drift_clock(0)` puts it right."""
+        self.clock_offset_s = float(offset_s)
+        self.clock_drift_ppm = float(ppm)
+        self._drift_since = self._clock()
+
+    async def connector_fault(
+        self, connector_id: int = 1, error_code: str = "GroundFailure"
+    ) -> None:
+        """A connector fails: Faulted with `error_code` (1.6 ChargePointErrorCode), and a
+        transaction on it ends (reason Other) since charging stopped."""
+        if error_code not in ERROR_CODES or error_code == "NoError":
+            raise ValueError(f"{error_code!r} is not a ChargePointErrorCode fault")
+        connector = self.connectors[connector_id]
+        connector.error_code = error_code
+        await self._fire(connector_id, ConnectorEvent.FAULT)
+        if connector_id in self.transactions:
+            await self.stop_transaction(connector_id, "Other")
+
+    async def clear_connector_fault(self, connector_id: int = 1) -> None:
+        """The fault is gone: the connector is usable again (Available, or Preparing with
+        a car plugged in, as the status table says)."""
+        await self._fire(connector_id, ConnectorEvent.FAULT_CLEARED)
+
     # -- metering -----------------------------------------------------------------
 
     def _meter_value(self, connector_id: int, power_w: float) -> dict[str, Any]:
@@ -1003,7 +1069,7 @@ class VirtualCharger:
                 if m == "SoC":
                     item["location"] = "EV"
                 sampled.append(item)
-        return {"timestamp": ocpp_timestamp(), "sampled_value": sampled}
+        return {"timestamp": self.timestamp(), "sampled_value": sampled}
 
     METER_STEP = 1.0
     """Seconds between steps of the EVs' charging (and checks of profile limits)."""
@@ -1088,7 +1154,7 @@ class VirtualCharger:
             connector_id=connector.connector_id,
             error_code=connector.error_code,
             status=connector.status.value,
-            timestamp=ocpp_timestamp(),
+            timestamp=self.timestamp(),
         )
 
     def _authorize_request(self, id_tag: str) -> Any:
@@ -1105,7 +1171,7 @@ class VirtualCharger:
             "connector_id": tx.connector_id,
             "id_tag": tx.id_tag,
             "meter_start": tx.meter_start,
-            "timestamp": ocpp_timestamp(),
+            "timestamp": self.timestamp(),
         }
         if reservation is not None:
             start["reservation_id"] = reservation.reservation_id
@@ -1127,7 +1193,7 @@ class VirtualCharger:
             {
                 "transaction_id": tx.transaction_id,
                 "meter_stop": int(self.meters[tx.connector_id].register_wh),
-                "timestamp": ocpp_timestamp(),
+                "timestamp": self.timestamp(),
                 "reason": reason,
                 "id_tag": tx.id_tag,
             },
