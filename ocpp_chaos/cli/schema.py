@@ -1,7 +1,8 @@
 """`ocpp-chaos schema KIND`: print the JSON Schema of a file format, for editors and CI.
 
 For yaml-language-server (VS Code's YAML extension and others), save the output
-and start a rule file with `# yaml-language-server: $schema=rules.schema.json`.
+and start a rule file with `# yaml-language-server: $schema=rules.schema.json` (a charger
+template with `$schema=template.schema.json`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ def _rules() -> dict[str, Any]:
     return rule_file_json_schema()
 
 
+def _template() -> dict[str, Any]:
+    from ocpp_chaos.simulator.template import template_json_schema
+
+    return template_json_schema()
+
+
 # kind -> (help, schema); a new file format (e.g. scenarios) adds a line here.
 SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "rules": ("fault rule files (ocpp-chaos proxy --rules)", _rules),
+    "template": ("charger templates (scenarios/templates/)", _template),
 }
 
 

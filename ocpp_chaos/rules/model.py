@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from ocpp_chaos.fileformat import OneOrMany
 from ocpp_chaos.frames.codes import is_valid_error_code
 
 __all__ = [
@@ -96,11 +97,7 @@ SignedDuration = Annotated[
 """Seconds, may be negative (a clock skew backwards)."""
 
 
-def _listify(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-_OneOrMany = BeforeValidator(_listify)
+_OneOrMany = OneOrMany  # one string, or a list of them
 
 
 class _Model(BaseModel):
