@@ -422,7 +422,7 @@ class VirtualCharger:
         self.state = ChargerState.STOPPED
         self.counters = _Counters()
         self.heartbeat_interval = float(self.keys.int("HeartbeatInterval"))
-        self.booted = False
+        self._booted = asyncio.Event()
         self._clock = clock
         self._sleep = sleep
         """How the charger waits out a back-off or a boot retry (tests pass a fake clock's)."""
@@ -437,6 +437,9 @@ class VirtualCharger:
         self._queue_timer: asyncio.TimerHandle | None = None
         self._sender: asyncio.Task[Any] | None = None
         self._reservation_timers: dict[int, asyncio.TimerHandle] = {}
+        self._offline_since = 0.0
+        self._reported: dict[int, tuple[ConnectorStatus, str]] = {}
+        """The last status (and error code) the CSMS acknowledged, per connector."""
         self._provisional = 0
         self._reconnect_now = asyncio.Event()
         self._queued_offline: set[int] = set()
@@ -444,6 +447,22 @@ class VirtualCharger:
         self._ws: ClientConnection | None = None
 
     # -- life --------------------------------------------------------------------
+
+    @property
+    def booted(self) -> bool:
+        """The CSMS accepted this boot (False again after a reset or a power loss)."""
+        return self._booted.is_set()
+
+    @booted.setter
+    def booted(self, value: bool) -> None:
+        if value:
+            self._booted.set()
+        else:
+            self._booted.clear()
+
+    async def wait_booted(self) -> None:
+        """Return once a BootNotification is accepted (at once if it already is)."""
+        await self._booted.wait()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Connect, boot, and stay connected (reconnecting with back-off) until `stop`."""
@@ -513,16 +532,23 @@ class VirtualCharger:
         reader = spawn(_read(cp), name=f"charger-reader-{self.charger_id}")
         self._cp = cp
         try:
+            rebooted = not self.booted
             if not await self._boot(cp, stopped, reader):
                 return
             self.backoff.reset()
             self.state = ChargerState.ACCEPTED
             self._online.set()
-            await self._send_all_statuses()  # after a boot, and after every reconnect
+            offline_for = self._clock() - self._offline_since
+            if rebooted or offline_for > self._offline_threshold():
+                await self._send_all_statuses()
+            else:  # a short outage: only what changed meanwhile (2.0.1 OfflineThreshold)
+                await self._send_changed_statuses()
             self._schedule_heartbeat()
             self._kick_queue()
             await asyncio.wait({reader, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            if self._online.is_set():
+                self._offline_since = self._clock()
             self._online.clear()
             self._cp = None
             self._ws = None
@@ -676,8 +702,20 @@ class VirtualCharger:
         for connector in self.connectors.values():
             await self._status(connector)
 
+    async def _send_changed_statuses(self) -> None:
+        for n, connector in self.connectors.items():
+            if self._reported.get(n) != (connector.status, connector.error_code):
+                await self._status(connector)
+
     async def _status(self, connector: Connector) -> None:
-        await self.send(self._status_request(connector))
+        reported = (connector.status, connector.error_code)
+        if await self.send(self._status_request(connector)) is not None:
+            self._reported[connector.connector_id] = reported
+
+    def _offline_threshold(self) -> float:
+        """Offline longer than this, every connector's status is sent after reconnecting;
+        shorter, only the ones that changed. 1.6 has no such key: always every one."""
+        return 0.0
 
     def _fire_soon(self, connector_id: int, event: ConnectorEvent) -> bool:
         """`_fire` from a timer callback: the state changes now, the status is sent by a
@@ -942,9 +980,10 @@ class VirtualCharger:
         connects = self.counters.connects
         await self.reset("Hard")
         async with asyncio.timeout(self.call_timeout * 10):
-            # back online on a new connection, booted (two conditions: polled)
-            while not (self._online.is_set() and self.counters.connects > connects):  # noqa: ASYNC110
-                await asyncio.sleep(0.1)
+            await self.wait_booted()
+            await self._online.wait()
+        if self.counters.connects <= connects:
+            return
         await self.send(call.FirmwareStatusNotification(status="Installed"))
 
     def change_configuration(self, key: str, value: str) -> str:

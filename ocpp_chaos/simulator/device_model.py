@@ -434,7 +434,7 @@ _VariableKey = tuple[str, str | None]
 class _Layout:
     """What every device model of the same specs shares: the index and the defaults."""
 
-    __slots__ = ("defaults", "index", "_matches")
+    __slots__ = ("_matches", "defaults", "index")
 
     def __init__(self, specs: Sequence[VariableSpec]) -> None:
         self.index: dict[_ComponentKey, dict[_VariableKey, VariableSpec]] = {}
@@ -648,6 +648,21 @@ class DeviceModel:
             component, variable, component_instance, variable_instance, evse, connector
         )
         return self._of(spec)
+
+    def spec(
+        self,
+        component: str,
+        variable: str,
+        *,
+        component_instance: str | None = None,
+        variable_instance: str | None = None,
+        evse: builtins.int | None = None,
+        connector: builtins.int | None = None,
+    ) -> VariableSpec:
+        """The spec of a variable (KeyError if there is no such variable)."""
+        return self._spec(
+            component, variable, component_instance, variable_instance, evse, connector
+        )
 
     def int(
         self,

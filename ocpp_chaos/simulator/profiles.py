@@ -1,4 +1,4 @@
-"""OCPP 1.6 smart charging for a virtual charger (sans-IO): charging profiles and their limits.
+"""OCPP smart charging for a virtual charger (sans-IO): charging profiles and their limits.
 
 OCPP 1.6 §3.13 (Smart Charging), §5.5 ClearChargingProfile, §5.7 GetCompositeSchedule and
 §5.16 SetChargingProfile. The store keeps the installed profiles, answers the three CSMS
@@ -13,6 +13,13 @@ How a limit is found (§3.13.2): per purpose, the profile with the highest stack
 those valid at that instant (inside valid_from/valid_to and inside its schedule) wins, so a
 lower stack level applies again once a higher one's schedule has ended. A TxProfile
 overrides the TxDefaultProfile; the ChargePointMaxProfile (connector 0) caps the result.
+
+OCPP 2.0.1 (K01 SetChargingProfile, K08 GetCompositeSchedule, K10 ClearChargingProfile)
+uses the same model on EVSEs instead of connectors: `ChargingProfile.from_payload_201`
+reads its `charging_profile` (a list of schedules, string transaction ids) and
+`ProfileStore.set(..., version="2.0.1")` applies its rules. A 2.0.1
+ChargingStationMaxProfile is stored under the 1.6 name ChargePointMaxProfile, so the
+stacking is the same for both versions; `canonical_purpose` maps the names.
 """
 
 from __future__ import annotations
@@ -27,14 +34,23 @@ from typing import Any, Literal
 __all__ = [
     "KINDS",
     "PURPOSES",
+    "PURPOSES_201",
     "UNITS",
     "ChargingProfile",
     "ProfileError",
     "ProfileStore",
+    "canonical_purpose",
     "parse_datetime",
 ]
 
 PURPOSES = ("ChargePointMaxProfile", "TxDefaultProfile", "TxProfile")
+PURPOSES_201 = (
+    "ChargingStationMaxProfile",
+    "TxDefaultProfile",
+    "TxProfile",
+    "ChargingStationExternalConstraints",
+)
+_PURPOSE_ALIASES = {"ChargingStationMaxProfile": "ChargePointMaxProfile"}
 KINDS = ("Absolute", "Recurring", "Relative")
 UNITS = ("W", "A")
 _RECURRENCY_SECONDS = {"Daily": 86_400.0, "Weekly": 7 * 86_400.0}
@@ -42,6 +58,12 @@ _RECURRENCY_SECONDS = {"Daily": 86_400.0, "Weekly": 7 * 86_400.0}
 
 class ProfileError(ValueError):
     """A charging profile the charger must not install; the message says why."""
+
+
+def canonical_purpose(purpose: str) -> str:
+    """The purpose as the store keeps it: 2.0.1's ChargingStationMaxProfile is 1.6's
+    ChargePointMaxProfile; every other name is the same in both versions."""
+    return _PURPOSE_ALIASES.get(purpose, purpose)
 
 
 def parse_datetime(value: Any, field: str = "time") -> datetime:
@@ -101,6 +123,76 @@ def _choice(value: Any, choices: tuple[str, ...], field: str) -> str:
     return choices[choices.index(value)]  # the plain str, also for str-based enum members
 
 
+def _recurrency(kind: str, payload: Mapping[str, Any]) -> str | None:
+    """recurrency_kind of a Recurring profile (ignored for the other kinds)."""
+    if kind != "Recurring":
+        return None
+    if payload.get("recurrency_kind") is None:
+        raise ProfileError("recurrency_kind: required for a Recurring profile")
+    return _choice(payload["recurrency_kind"], tuple(_RECURRENCY_SECONDS), "recurrency_kind")
+
+
+def _validity(payload: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """valid_from and valid_to, the second after the first."""
+    valid_from = valid_to = None
+    if payload.get("valid_from") is not None:
+        valid_from = parse_datetime(payload["valid_from"], "valid_from")
+    if payload.get("valid_to") is not None:
+        valid_to = parse_datetime(payload["valid_to"], "valid_to")
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        raise ProfileError("valid_to: must be after valid_from")
+    return valid_from, valid_to
+
+
+def _duration(schedule: Mapping[str, Any]) -> float | None:
+    """A schedule's duration in seconds (> 0), or None."""
+    if schedule.get("duration") is None:
+        return None
+    duration = _number(schedule["duration"], "duration")
+    if duration <= 0:
+        raise ProfileError(f"duration: must be > 0, got {schedule['duration']!r}")
+    return duration
+
+
+def _min_rate(schedule: Mapping[str, Any]) -> float | None:
+    """A schedule's min_charging_rate (>= 0), or None."""
+    if schedule.get("min_charging_rate") is None:
+        return None
+    min_rate = _number(schedule["min_charging_rate"], "min_charging_rate")
+    if min_rate < 0:
+        raise ProfileError("min_charging_rate: must be >= 0")
+    return min_rate
+
+
+def _periods(raw_periods: Any) -> list[tuple[float, float, int | None]]:
+    """charging_schedule_period as (start_period, limit, number_phases), validated."""
+    if not isinstance(raw_periods, list | tuple) or not raw_periods:
+        raise ProfileError("charging_schedule_period: expected a non-empty list")
+    periods: list[tuple[float, float, int | None]] = []
+    for index, raw in enumerate(raw_periods):
+        where = f"charging_schedule_period[{index}]"
+        if not isinstance(raw, Mapping):
+            raise ProfileError(f"{where}: expected an object")
+        for key in ("start_period", "limit"):
+            if raw.get(key) is None:
+                raise ProfileError(f"{key}: required")
+        start = _number(raw["start_period"], f"{where}.start_period")
+        limit = _number(raw["limit"], f"{where}.limit")
+        phases: int | None = None
+        if raw.get("number_phases") is not None:
+            phases = _integer(raw["number_phases"], f"{where}.number_phases")
+            if not 1 <= phases <= 3:
+                raise ProfileError(f"{where}.number_phases: must be 1, 2 or 3")
+        if limit < 0:
+            raise ProfileError(f"{where}.limit: must be >= 0, got {raw['limit']!r}")
+        if index == 0 and start != 0:
+            raise ProfileError("charging_schedule_period: the first must start at 0")
+        if periods and start <= periods[-1][0]:
+            raise ProfileError(f"{where}.start_period: periods must be increasing")
+        periods.append((start, limit, phases))
+    return periods
+
+
 @dataclass
 class ChargingProfile:
     """One validated charging profile, as installed on `connector_id` (0 = the charge point).
@@ -117,7 +209,8 @@ class ChargingProfile:
     recurrency: str | None
     valid_from: datetime | None
     valid_to: datetime | None
-    transaction_id: int | None
+    transaction_id: int | str | None
+    """1.6: the CSMS's integer id; 2.0.1: the charger's string id."""
     unit: str
     duration: float | None
     start_schedule: datetime | None
@@ -166,32 +259,15 @@ class ChargingProfile:
                 raise ProfileError("transaction_id: only valid for a TxProfile")
             transaction_id = _integer(payload["transaction_id"], "transaction_id")
 
-        recurrency: str | None = None
-        if kind == "Recurring":
-            if payload.get("recurrency_kind") is None:
-                raise ProfileError("recurrency_kind: required for a Recurring profile")
-            recurrency = _choice(
-                payload["recurrency_kind"], tuple(_RECURRENCY_SECONDS), "recurrency_kind"
-            )
-
-        valid_from = valid_to = None
-        if payload.get("valid_from") is not None:
-            valid_from = parse_datetime(payload["valid_from"], "valid_from")
-        if payload.get("valid_to") is not None:
-            valid_to = parse_datetime(payload["valid_to"], "valid_to")
-        if valid_from is not None and valid_to is not None and valid_to <= valid_from:
-            raise ProfileError("valid_to: must be after valid_from")
+        recurrency = _recurrency(kind, payload)
+        valid_from, valid_to = _validity(payload)
 
         schedule = required("charging_schedule")
         if not isinstance(schedule, Mapping):
             raise ProfileError("charging_schedule: expected an object")
         unit = _choice(required("charging_rate_unit", schedule), UNITS, "charging_rate_unit")
 
-        duration: float | None = None
-        if schedule.get("duration") is not None:
-            duration = _number(schedule["duration"], "duration")
-            if duration <= 0:
-                raise ProfileError(f"duration: must be > 0, got {schedule['duration']!r}")
+        duration = _duration(schedule)
 
         start_schedule: datetime | None = None
         if kind != "Relative" and schedule.get("start_schedule") is not None:
@@ -199,40 +275,104 @@ class ChargingProfile:
         if kind != "Relative" and start_schedule is None and valid_from is None:
             raise ProfileError(f"start_schedule: required for an {kind} profile")
 
-        min_rate: float | None = None
-        if schedule.get("min_charging_rate") is not None:
-            min_rate = _number(schedule["min_charging_rate"], "min_charging_rate")
-            if min_rate < 0:
-                raise ProfileError("min_charging_rate: must be >= 0")
-
-        raw_periods = required("charging_schedule_period", schedule)
-        if not isinstance(raw_periods, list | tuple) or not raw_periods:
-            raise ProfileError("charging_schedule_period: expected a non-empty list")
-        periods: list[tuple[float, float, int | None]] = []
-        for index, raw in enumerate(raw_periods):
-            where = f"charging_schedule_period[{index}]"
-            if not isinstance(raw, Mapping):
-                raise ProfileError(f"{where}: expected an object")
-            start = _number(required("start_period", raw), f"{where}.start_period")
-            limit = _number(required("limit", raw), f"{where}.limit")
-            phases: int | None = None
-            if raw.get("number_phases") is not None:
-                phases = _integer(raw["number_phases"], f"{where}.number_phases")
-                if not 1 <= phases <= 3:
-                    raise ProfileError(f"{where}.number_phases: must be 1, 2 or 3")
-            if limit < 0:
-                raise ProfileError(f"{where}.limit: must be >= 0, got {raw['limit']!r}")
-            if index == 0 and start != 0:
-                raise ProfileError("charging_schedule_period: the first must start at 0")
-            if periods and start <= periods[-1][0]:
-                raise ProfileError(f"{where}.start_period: periods must be increasing")
-            periods.append((start, limit, phases))
+        min_rate = _min_rate(schedule)
+        periods = _periods(required("charging_schedule_period", schedule))
 
         return cls(
             connector_id=connector_id,
             profile_id=profile_id,
             stack_level=stack_level,
             purpose=purpose,
+            kind=kind,
+            recurrency=recurrency,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            transaction_id=transaction_id,
+            unit=unit,
+            duration=duration,
+            start_schedule=start_schedule,
+            periods=periods,
+            min_charging_rate=min_rate,
+        )
+
+    @classmethod
+    def from_payload_201(cls, evse_id: int, payload: Mapping[str, Any]) -> ChargingProfile:
+        """Validate `charging_profile` of a 2.0.1 SetChargingProfile for `evse_id`.
+
+        Raises ProfileError naming the first rule broken. The 2.0.1 rules beyond 1.6's:
+        ChargingStationExternalConstraints is set by an external system, never by the
+        CSMS; a TxProfile needs its transaction_id; Absolute and
+        Recurring schedules need start_schedule and a Relative one must not have it.
+        Of up to three charging schedules (ISO 15118 alternatives) the
+        first is the one in force. The purpose is stored as `canonical_purpose` names it.
+        """
+        if isinstance(evse_id, bool) or not isinstance(evse_id, int):
+            raise ProfileError(f"evse_id: expected an integer, got {evse_id!r}")
+        if evse_id < 0:
+            raise ProfileError(f"evse_id: must be >= 0, got {evse_id}")
+        if not isinstance(payload, Mapping):
+            raise ProfileError("charging_profile: expected an object")
+
+        def required(key: str, where: Mapping[str, Any] = payload) -> Any:
+            if where.get(key) is None:
+                raise ProfileError(f"{key}: required")
+            return where[key]
+
+        profile_id = _integer(required("id"), "id")
+        stack_level = _integer(required("stack_level"), "stack_level")
+        if stack_level < 0:
+            raise ProfileError(f"stack_level: must be >= 0, got {stack_level}")
+        purpose = _choice(
+            required("charging_profile_purpose"), PURPOSES_201, "charging_profile_purpose"
+        )
+        kind = _choice(required("charging_profile_kind"), KINDS, "charging_profile_kind")
+        if purpose == "ChargingStationExternalConstraints":
+            raise ProfileError(
+                "ChargingStationExternalConstraints: set by an external system, not the CSMS"
+            )
+        if purpose == "ChargingStationMaxProfile" and evse_id != 0:
+            raise ProfileError("ChargingStationMaxProfile: only on EVSE 0")
+        if purpose == "TxProfile" and evse_id == 0:
+            raise ProfileError("TxProfile: not on EVSE 0 (it belongs to a transaction)")
+
+        transaction_id: str | None = None
+        if payload.get("transaction_id") is not None:
+            if purpose != "TxProfile":
+                raise ProfileError("transaction_id: only valid for a TxProfile")
+            transaction_id = payload["transaction_id"]
+            if not isinstance(transaction_id, str) or not 1 <= len(transaction_id) <= 36:
+                raise ProfileError("transaction_id: expected a string of 1 to 36 characters")
+        elif purpose == "TxProfile":
+            raise ProfileError("transaction_id: required for a TxProfile")
+
+        recurrency = _recurrency(kind, payload)
+        valid_from, valid_to = _validity(payload)
+
+        schedules = required("charging_schedule")
+        if not isinstance(schedules, list | tuple) or not 1 <= len(schedules) <= 3:
+            raise ProfileError("charging_schedule: expected a list of 1 to 3 schedules")
+        for index, item in enumerate(schedules):
+            if not isinstance(item, Mapping):
+                raise ProfileError(f"charging_schedule[{index}]: expected an object")
+            _integer(required("id", item), f"charging_schedule[{index}].id")
+        schedule = schedules[0]
+        unit = _choice(required("charging_rate_unit", schedule), UNITS, "charging_rate_unit")
+        duration = _duration(schedule)
+        start_schedule: datetime | None = None
+        if schedule.get("start_schedule") is not None:
+            if kind == "Relative":
+                raise ProfileError("start_schedule: not allowed in a Relative profile")
+            start_schedule = parse_datetime(schedule["start_schedule"], "start_schedule")
+        elif kind != "Relative":
+            raise ProfileError(f"start_schedule: required for an {kind} profile")
+        min_rate = _min_rate(schedule)
+        periods = _periods(required("charging_schedule_period", schedule))
+
+        return cls(
+            connector_id=evse_id,
+            profile_id=profile_id,
+            stack_level=stack_level,
+            purpose=canonical_purpose(purpose),
             kind=kind,
             recurrency=recurrency,
             valid_from=valid_from,
@@ -299,6 +439,13 @@ class ChargingProfile:
         return (moment for moment in points if begin <= moment < end)
 
 
+def _overlap(a: ChargingProfile, b: ChargingProfile) -> bool:
+    """Whether the validity periods of two profiles overlap (no bound: open-ended)."""
+    a_from, a_to = a.valid_from or datetime.min.replace(tzinfo=UTC), a.valid_to
+    b_from, b_to = b.valid_from or datetime.min.replace(tzinfo=UTC), b.valid_to
+    return (b_to is None or a_from < b_to) and (a_to is None or b_from < a_to)
+
+
 @dataclass(frozen=True)
 class _Limit:
     """A limit in force: in W, with the phases it assumes (to convert back to A)."""
@@ -351,9 +498,14 @@ class ProfileStore:
         return list(self._profiles)
 
     def set(
-        self, connector_id: int, payload: Mapping[str, Any], *, active_transaction: int | None
+        self,
+        connector_id: int,
+        payload: Mapping[str, Any],
+        *,
+        active_transaction: int | str | None,
+        version: Literal["1.6", "2.0.1"] = "1.6",
     ) -> Literal["Accepted", "Rejected", "NotSupported"]:
-        """SetChargingProfile (§5.16): install the profile or say why not.
+        """SetChargingProfile (1.6 §5.16, 2.0.1 K01): install the profile or say why not.
 
         `active_transaction` is the id of the transaction on `connector_id` (None: none).
         A profile with the same id, or with the same purpose and stack level on the same
@@ -361,13 +513,22 @@ class ProfileStore:
         level or period count above the limits, no room for another profile, a TxProfile
         without a transaction on the connector or for another transaction. A TxProfile is
         stored with the transaction it was accepted for, so transaction_ended drops it.
+
+        `version="2.0.1"`: `connector_id` is the EVSE id and `payload` a 2.0.1
+        charging_profile (`ChargingProfile.from_payload_201`); a TxProfile must name the
+        running transaction, and a profile with another id but the same purpose and stack
+        level on the same EVSE is Rejected while their validity periods overlap, not
+        replaced. 2.0.1 has no NotSupported answer: the caller says Rejected.
         """
         if not self.supported:
             return "NotSupported"
         if isinstance(connector_id, bool) or not 0 <= connector_id <= self.connectors:
             return "Rejected"
         try:
-            profile = ChargingProfile.from_payload(connector_id, payload)
+            if version == "2.0.1":
+                profile = ChargingProfile.from_payload_201(connector_id, payload)
+            else:
+                profile = ChargingProfile.from_payload(connector_id, payload)
         except ProfileError:
             return "Rejected"
         if profile.stack_level > self.max_stack_level or len(profile.periods) > self.max_periods:
@@ -378,15 +539,25 @@ class ProfileStore:
             if profile.transaction_id not in (None, active_transaction):
                 return "Rejected"
             profile = replace(profile, transaction_id=active_transaction)
-        kept = [
-            existing
-            for existing in self._profiles
-            if existing.profile_id != profile.profile_id
-            and not (
+
+        def same_slot(existing: ChargingProfile) -> bool:
+            return (
                 existing.connector_id == profile.connector_id
                 and existing.purpose == profile.purpose
                 and existing.stack_level == profile.stack_level
             )
+
+        if version == "2.0.1" and any(
+            existing.profile_id != profile.profile_id
+            and same_slot(existing)
+            and _overlap(existing, profile)
+            for existing in self._profiles
+        ):
+            return "Rejected"
+        kept = [
+            existing
+            for existing in self._profiles
+            if existing.profile_id != profile.profile_id and not same_slot(existing)
         ]
         if len(kept) >= self.max_profiles:
             return "Rejected"
@@ -404,7 +575,11 @@ class ProfileStore:
         """ClearChargingProfile (§5.5): remove the profiles matching every criterion given.
 
         No criteria clears all. Unknown when nothing matched (nothing is removed then).
+        `purpose` may be given by its 1.6 or its 2.0.1 name.
         """
+
+        if purpose is not None:
+            purpose = canonical_purpose(purpose)
 
         def matches(profile: ChargingProfile) -> bool:
             return (
@@ -434,7 +609,7 @@ class ProfileStore:
         now: datetime,
         *,
         tx_started: datetime | None,
-        transaction_id: int | None,
+        transaction_id: int | str | None,
     ) -> float | None:
         """The power limit in W on `connector_id` at `now`; None when no profile limits it.
 
@@ -456,7 +631,8 @@ class ProfileStore:
         unit: str | None,
         *,
         tx_started: datetime | None,
-        transaction_id: int | None,
+        transaction_id: int | str | None,
+        fallback: bool = False,
     ) -> dict[str, Any] | None:
         """GetCompositeSchedule (§5.7) for [now, now + duration), as a call_result payload.
 
@@ -465,7 +641,9 @@ class ProfileStore:
         contributing profile is in A, else W. Where no profile applies inside the window the
         hardware maximum (`max_current_a`) is reported. None when no profile applies in the
         whole window, duration is not positive, the connector or the unit is unknown: answer
-        Rejected then.
+        Rejected then. `fallback=True` (2.0.1, where the schedule is what the EVSE can take
+        whatever limits it) reports the hardware maximum over the whole window instead of
+        None when no profile applies.
         """
         now = _aware(now, "now")
         if duration <= 0 or unit not in (None, *UNITS) or not 0 <= connector_id <= self.connectors:
@@ -487,7 +665,7 @@ class ProfileStore:
             if offset < duration
         ]
         found = [limit for _, limit in points if limit is not None]
-        if not found:
+        if not found and not fallback:
             return None
         if unit is None:
             unit = "A" if all(limit.unit == "A" for limit in found) else "W"
@@ -521,7 +699,9 @@ class ProfileStore:
         """`amperes` per phase as W at the store's voltage."""
         return amperes * self.voltage_v * (phases or self.phases)
 
-    def _relevant(self, connector_id: int, transaction_id: int | None) -> list[ChargingProfile]:
+    def _relevant(
+        self, connector_id: int, transaction_id: int | str | None
+    ) -> list[ChargingProfile]:
         """The profiles that can affect `connector_id` (its own and connector 0's)."""
         return [
             profile
@@ -539,7 +719,7 @@ class ProfileStore:
         connector_id: int,
         at: datetime,
         relative_start: datetime,
-        transaction_id: int | None,
+        transaction_id: int | str | None,
     ) -> _Limit | None:
         """The combined limit at `at`: Tx (or TxDefault), capped by ChargePointMax."""
         best: dict[str, tuple[tuple[int, int], _Limit]] = {}
