@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import unquote
 
 import structlog
@@ -24,7 +24,7 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from ocpp_chaos.csms.records import Ledger, Received, TransactionRecord
-from ocpp_chaos.csms.sessions import SESSION_CLASSES
+from ocpp_chaos.csms.sessions import SESSION_CLASSES, CsmsSession
 
 __all__ = ["ReferenceCSMS", "charger_id_from_path", "run_csms"]
 
@@ -69,6 +69,8 @@ class ReferenceCSMS:
         """charger id → number of open connections."""
         self._ledger = Ledger()
         self._server: Server | None = None
+        self._sessions: dict[str, CsmsSession] = {}
+        """The newest session of each connected charger (commands go there)."""
 
     # -- records ----------------------------------------------------------------
 
@@ -101,6 +103,26 @@ class ReferenceCSMS:
                     await asyncio.sleep(0.01)
         except TimeoutError:
             raise TimeoutError(f"condition not met within {timeout} s") from None
+
+    # -- commands ----------------------------------------------------------------
+
+    async def call(self, charger_id: str, request: Any, *, timeout: float = 30.0) -> Any:
+        """Send a command (an `ocpp` library request of the charger's version, e.g.
+        `ocpp.v16.call.RemoteStartTransaction(...)`) and return the charger's answer.
+
+        KeyError if the charger is not connected; the CALLERROR as the library's
+        OCPPError; TimeoutError after `timeout` seconds.
+        """
+        session = self._sessions.get(charger_id)
+        if session is None:
+            raise KeyError(f"charger {charger_id!r} is not connected")
+        async with asyncio.timeout(timeout):
+            return await session.call(request, suppress=False)
+
+    def version_of(self, charger_id: str) -> str | None:
+        """The OCPP version a connected charger speaks ("1.6", "2.0.1", "2.1")."""
+        session = self._sessions.get(charger_id)
+        return None if session is None else session.version
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -181,12 +203,15 @@ class ReferenceCSMS:
         )
         structlog.contextvars.bind_contextvars(charger_id=charger_id, protocol=session.version)
         self.connected[charger_id] = self.connected.get(charger_id, 0) + 1
+        self._sessions[charger_id] = session
         log.info("csms_charger_connected", remote=str(connection.remote_address))
         try:
             await session.start()
         except ConnectionClosed as closed:
             log.info("csms_charger_disconnected", code=closed.rcvd.code if closed.rcvd else None)
         finally:
+            if self._sessions.get(charger_id) is session:
+                del self._sessions[charger_id]
             remaining = self.connected.get(charger_id, 1) - 1
             if remaining > 0:
                 self.connected[charger_id] = remaining

@@ -384,6 +384,22 @@ class Session2x(CsmsSession):
     def on_firmware_status_notification(self, **_: Any) -> Any:
         return self._call_result.FirmwareStatusNotification()
 
+    @on("LogStatusNotification")
+    def on_log_status_notification(self, **_: Any) -> Any:
+        return self._call_result.LogStatusNotification()
+
+    @on("ReservationStatusUpdate")
+    def on_reservation_status_update(self, **_: Any) -> Any:
+        return self._call_result.ReservationStatusUpdate()
+
+    @on("NotifyChargingLimit")
+    def on_notify_charging_limit(self, **_: Any) -> Any:
+        return self._call_result.NotifyChargingLimit()
+
+    @on("ReportChargingProfiles")
+    def on_report_charging_profiles(self, **_: Any) -> Any:
+        return self._call_result.ReportChargingProfiles()
+
 
 class Session201(Session2x):
     """OCPP 2.0.1."""
