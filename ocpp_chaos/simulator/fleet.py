@@ -1,9 +1,12 @@
 """A fleet of virtual chargers: started at a ramp, driven by EVs that come and go.
 
-Each charger runs its own firmware (`VirtualCharger.run`); a driver per charger
-plays the EVs: one arrives after a while, plugs in, starts a transaction,
-charges for some minutes (or until the car is full), stops and leaves. All
-random choices come from one seed, so the same seed gives the same fleet.
+Each charger runs its own firmware (`VirtualCharger.run`); a driver per connector
+plays the EVs: one arrives after a while, plugs in, starts a transaction, stays
+for its dwell time (charging until the car reaches its target, then SuspendedEV),
+stops and leaves. Drivers are timers on the event loop, with a task only while an
+action runs. Templates (`template.py`) set the charger models, the EV mix and the
+arrival and dwell processes. All random choices come from one seed, so the same
+seed gives the same fleet.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,8 @@ import structlog
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.simulator.charger import ChargerState, VirtualCharger
 from ocpp_chaos.simulator.charger201 import VirtualCharger201
+from ocpp_chaos.simulator.ev import VirtualEV
+from ocpp_chaos.simulator.template import ChargerTemplate
 
 __all__ = ["FleetConfig", "FleetSummary", "parse_ramp", "run_fleet"]
 
@@ -66,6 +71,9 @@ class FleetConfig:
     """Settings for every charger: 1.6 configuration keys (`MeterValueSampleInterval`) go to
     1.6 chargers, 2.0.1 device-model variables (`SampledDataCtrlr.TxUpdatedInterval`, with a
     dot) to 2.0.1 chargers."""
+    templates: list[ChargerTemplate] = field(default_factory=list)
+    """Charger models: charger n is templates[(n - 1) % len]; they set the protocol, the
+    connectors, the EV mix and the arrival and dwell times (`config` still applies)."""
 
     def config_16(self) -> dict[str, str]:
         return {k: v for k, v in self.config.items() if "." not in k}
@@ -73,8 +81,15 @@ class FleetConfig:
     def config_201(self) -> dict[str, str]:
         return {k: v for k, v in self.config.items() if "." in k}
 
+    def template_of(self, n: int) -> ChargerTemplate | None:
+        """The template of charger n (1-based), if the fleet has templates."""
+        return self.templates[(n - 1) % len(self.templates)] if self.templates else None
+
     def protocol_of(self, n: int) -> str:
         """The OCPP version of charger n (a mixed fleet alternates, starting with 1.6)."""
+        template = self.template_of(n)
+        if template is not None:
+            return template.protocol
         if self.protocol == "mixed":
             return "1.6" if n % 2 else "2.0.1"
         return self.protocol
@@ -143,25 +158,120 @@ def summarise(chargers: list[VirtualCharger], started: float) -> FleetSummary:
     return out
 
 
-async def drive(charger: VirtualCharger, cfg: FleetConfig, rng: random.Random) -> None:
-    """EVs come and go at this charger, for ever (cancelled when the fleet stops)."""
-    while True:
-        await asyncio.sleep(rng.expovariate(1.0 / max(cfg.idle_mean, 0.001)))
-        if charger.state != ChargerState.ACCEPTED:
-            continue
-        await charger.plug_in(1)
-        await asyncio.sleep(rng.uniform(0.5, 3.0))
-        if not await charger.start_transaction(1, f"TAG-{rng.randrange(1000, 9999)}"):
-            await charger.unplug(1)
-            continue
-        low, high = cfg.charge_seconds
-        deadline = time.monotonic() + rng.uniform(low, high)
-        ev = charger.evs.get(1)
-        while time.monotonic() < deadline and not (ev is not None and ev.full):  # noqa: ASYNC110
-            await asyncio.sleep(1.0)  # the car's state changes by charging: poll each second
-        await charger.stop_transaction(1, "Local")
-        await asyncio.sleep(rng.uniform(1.0, 5.0))
-        await charger.unplug(1)
+class DefaultPlan:
+    """EVs without a template: exponential gaps of `idle_mean` seconds, dwell uniform in
+    `charge_seconds`, cars from `VirtualEV.random`."""
+
+    def __init__(self, cfg: FleetConfig) -> None:
+        self._idle_mean = max(cfg.idle_mean, 0.001)
+        self._dwell = cfg.charge_seconds
+
+    def next_arrival_s(self, rng: random.Random) -> float:
+        return rng.expovariate(1.0 / self._idle_mean)
+
+    def dwell_s(self, rng: random.Random) -> float:
+        return rng.uniform(*self._dwell)
+
+    def make_ev(self, rng: random.Random, dc: bool) -> VirtualEV:
+        return VirtualEV.random(rng)
+
+
+class Driver:
+    """EVs coming and going at one connector, for as long as the fleet runs.
+
+    A small state machine on loop timers: arrive (plug in) → present the tag a moment
+    later → stay for the dwell time → stop the transaction → unplug a moment later →
+    the next car's arrival. Only the actions (which send messages) run as tasks, as the
+    charger's background work, so they end with the charger.
+    """
+
+    def __init__(
+        self,
+        charger: VirtualCharger,
+        connector_id: int,
+        plan: DefaultPlan | ChargerTemplate,
+        rng: random.Random,
+        *,
+        dc: bool = False,
+    ) -> None:
+        self.charger = charger
+        self.connector_id = connector_id
+        self.plan = plan
+        self.rng = rng
+        self.dc = dc
+        self.sessions = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._stopped = False
+
+    def start(self) -> None:
+        self._after(self.plan.next_arrival_s(self.rng), self._arrive)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _after(self, delay: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        if self._stopped:
+            return
+        self._timer = asyncio.get_running_loop().call_later(max(0.0, delay), self._run, action)
+
+    def _run(self, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._timer = None
+        if not self._stopped:
+            self.charger.background(action())
+
+    async def _arrive(self) -> None:
+        n = self.connector_id
+        if self.charger.state != ChargerState.ACCEPTED or self.charger.evs.get(n) is not None:
+            self._after(self.plan.next_arrival_s(self.rng), self._arrive)
+            return
+        await self.charger.plug_in(n, self.plan.make_ev(self.rng, self.dc))
+        self._after(self.rng.uniform(0.5, 3.0), self._present_tag)
+
+    async def _present_tag(self) -> None:
+        tag = f"TAG-{self.rng.randrange(1000, 9999)}"
+        if not await self.charger.start_transaction(self.connector_id, tag):
+            await self.charger.unplug(self.connector_id)
+            self._after(self.plan.next_arrival_s(self.rng), self._arrive)
+            return
+        self.sessions += 1
+        self._after(self.plan.dwell_s(self.rng), self._leave)
+
+    async def _leave(self) -> None:
+        # Stopped by the driver at the end of the dwell; the car may have been full for a
+        # while (SuspendedEV), or the CSMS may have stopped it already.
+        await self.charger.stop_transaction(self.connector_id, "Local")
+        self._after(self.rng.uniform(1.0, 5.0), self._unplug)
+
+    async def _unplug(self) -> None:
+        await self.charger.unplug(self.connector_id)
+        self._after(self.plan.next_arrival_s(self.rng), self._arrive)
+
+
+def build_charger(
+    cfg: FleetConfig, n: int, charger_id: str, rng: random.Random
+) -> tuple[VirtualCharger, DefaultPlan | ChargerTemplate]:
+    """Charger n (1-based) of the fleet, and the plan its EVs follow."""
+    template = cfg.template_of(n)
+    protocol = cfg.protocol_of(n)
+    config = cfg.config_201() if protocol == "2.0.1" else cfg.config_16()
+    if template is not None:
+        charger = template.build(
+            charger_id, cfg.target, rng=rng, password=cfg.password, extra_config=config
+        )
+        return charger, template
+    kind = VirtualCharger201 if protocol == "2.0.1" else VirtualCharger
+    charger = kind(
+        charger_id,
+        cfg.target,
+        connectors=cfg.connectors,
+        rng=rng,
+        password=cfg.password,
+        config=config,
+    )
+    return charger, DefaultPlan(cfg)
 
 
 async def run_fleet(
@@ -177,6 +287,7 @@ async def run_fleet(
     rng = random.Random(cfg.seed)
     ids = cfg.charger_ids()
     chargers: list[VirtualCharger] = []
+    drivers: list[Driver] = []
     tasks: list[asyncio.Task[Any]] = []
     started = time.monotonic()
     deadline = None if cfg.duration is None else started + cfg.duration
@@ -191,28 +302,22 @@ async def run_fleet(
             if stop.is_set():
                 return
             charger_rng = random.Random(rng.getrandbits(64))
-            kind, config = (
-                (VirtualCharger201, cfg.config_201())
-                if cfg.protocol_of(i + 1) == "2.0.1"
-                else (VirtualCharger, cfg.config_16())
-            )
-            charger = kind(
-                charger_id,
-                cfg.target,
-                connectors=cfg.connectors,
-                rng=charger_rng,
-                password=cfg.password,
-                config=config,
-            )
+            charger, plan = build_charger(cfg, i + 1, charger_id, charger_rng)
             chargers.append(charger)
             tasks.append(spawn(charger.run(stop_chargers), name=f"fleet-{charger_id}"))
             if cfg.sessions:
-                tasks.append(
-                    spawn(
-                        drive(charger, cfg, random.Random(charger_rng.getrandbits(64))),
-                        name=f"driver-{charger_id}",
+                driver_rng = random.Random(charger_rng.getrandbits(64))
+                template = plan if isinstance(plan, ChargerTemplate) else None
+                for n in charger.connectors:
+                    driver = Driver(
+                        charger,
+                        n,
+                        plan,
+                        random.Random(driver_rng.getrandbits(64)),
+                        dc=template is not None and template.is_dc(n),
                     )
-                )
+                    drivers.append(driver)
+                    driver.start()
 
     launcher = spawn(launch(), name="fleet-launcher")
     # Thousands of chargers are thousands of long-lived objects: with the default
@@ -234,11 +339,10 @@ async def run_fleet(
                 progress(summarise(chargers, started))
     finally:
         launcher.cancel()
+        for driver in drivers:
+            driver.stop()
         stop_chargers.set()
-        drivers = [t for t in tasks if t.get_name().startswith("driver-")]
-        for t in drivers:
-            t.cancel()
-        await asyncio.gather(launcher, *drivers, return_exceptions=True)
+        await asyncio.gather(launcher, return_exceptions=True)
         try:
             async with asyncio.timeout(15):
                 await asyncio.gather(*tasks, return_exceptions=True)

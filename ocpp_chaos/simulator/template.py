@@ -756,11 +756,13 @@ class ChargerTemplate(_Model):
         *,
         rng: random.Random,
         password: str | None = None,
+        extra_config: Mapping[str, str] | None = None,
         **options: Any,
     ) -> VirtualCharger:
         """A virtual charger of this template: a `VirtualCharger` (1.6) or a
         `VirtualCharger201` (2.0.1) with its vendor, model, firmware version, connectors,
-        their power and the settings. `options` go to the constructor (e.g. call_timeout)."""
+        their power and the settings (`extra_config` on top, e.g. the fleet's --config).
+        `options` go to the constructor (e.g. call_timeout)."""
         from ocpp_chaos.simulator.charger import VirtualCharger
         from ocpp_chaos.simulator.charger201 import VirtualCharger201
 
@@ -771,7 +773,7 @@ class ChargerTemplate(_Model):
             connectors=self.connector_count(),
             rng=rng,
             password=password,
-            config=self.settings(),
+            config={**self.settings(), **(extra_config or {})},
             vendor=self.vendor,
             model=self.model,
             **options,

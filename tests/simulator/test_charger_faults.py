@@ -57,10 +57,14 @@ async def test_a_connector_fault_ends_the_transaction_and_reports_the_error_code
             assert not await charger.start_transaction(1, "TAG-2")  # faulted: no charging
             await charger.clear_connector_fault(1)
             await until(
-                lambda: [
-                    r.payload["status"] for r in csms.received if r.action == "StatusNotification"
-                ][-1:]
-                == ["Preparing"]
+                lambda: (
+                    [
+                        r.payload["status"]
+                        for r in csms.received
+                        if r.action == "StatusNotification"
+                    ][-1:]
+                    == ["Preparing"]
+                )
             )
     statuses = [
         (r.payload["status"], r.payload["errorCode"])
