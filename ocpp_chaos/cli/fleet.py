@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,15 @@ def add_parser(sub: Any) -> None:
         "(MeterValueSampleInterval=10) or a 2.0.1 device-model variable "
         "(SampledDataCtrlr.TxUpdatedInterval=10)",
     )
+    p.add_argument(
+        "--template",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="a charger template (YAML/JSON; repeatable: chargers take them in turn); it "
+        "sets the protocol, connectors, settings and EVs (ocpp-chaos schema template)",
+    )
     add_logging_options(p)
     p.set_defaults(run=run)
 
@@ -84,6 +94,13 @@ def _config(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from ocpp_chaos import log
     from ocpp_chaos.simulator.fleet import FleetConfig, parse_ramp
+    from ocpp_chaos.simulator.template import TemplateFileError, load_template_file
+
+    try:
+        templates = [load_template_file(path) for path in args.template]
+    except TemplateFileError as exc:
+        print(f"ocpp-chaos fleet: {exc}", file=sys.stderr)
+        return int(ExitStatus.BAD_INPUT)
 
     try:
         password = None
@@ -100,16 +117,16 @@ def run(args: argparse.Namespace) -> int:
             password=password,
             sessions=not args.no_sessions,
             config=_config(args.config),
+            templates=templates,
         )
         if cfg.count < 1:
             raise ValueError("--count must be at least 1")
         cfg.charger_ids()
-        from ocpp_chaos.simulator.config import KeyStore
-        from ocpp_chaos.simulator.device_model import DeviceModel, standard_specs
+        from ocpp_chaos.simulator.fleet import build_charger
 
-        # a bad key or value is an error now, not once per charger
-        KeyStore(overrides=cfg.config_16())
-        DeviceModel(standard_specs(), cfg.config_201())
+        # a bad key or value is an error now, not once per charger: build one of each kind
+        for n in range(1, min(cfg.count, max(2, len(cfg.templates))) + 1):
+            build_charger(cfg, n, "CHECK", random.Random(0))
     except (ValueError, OSError, KeyError, IndexError) as exc:
         print(f"ocpp-chaos fleet: {exc}", file=sys.stderr)
         return int(ExitStatus.BAD_INPUT)

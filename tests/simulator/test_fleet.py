@@ -149,3 +149,117 @@ async def test_a_thousand_chargers_boot_through_the_proxy(make_proxy) -> None:
         assert all(c.state == "stopped" for c in chargers)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+AC_TEMPLATE = """
+vendor: Acme
+model: WB-2
+firmware: "3.2.1"
+protocol: "1.6"
+connectors:
+  - {type: sType2, max_power_kw: 7.4, phases: 1}
+  - {type: sType2, max_power_kw: 7.4, phases: 1}
+meter_values: {interval_s: 1, measurands: [Energy.Active.Import.Register, Power.Active.Import]}
+evs: [{weight: 1, capacity_kwh: 60, soc: 0.2, target_soc: 0.9, max_ac_kw: 11}]
+arrivals: {process: fixed, interval_s: 0.3}
+dwell: {distribution: fixed, duration_s: 3}
+"""
+
+DC_TEMPLATE = """
+vendor: Volt
+model: HPC
+protocol: "2.0.1"
+evses: [{type: cCCS2, max_power_kw: 150}]
+meter_values: {interval_s: 1, measurands: [Energy.Active.Import.Register, Power.Active.Import]}
+evs:
+  - {weight: 1, capacity_kwh: 77, soc: 0.2, target_soc: 0.8, max_ac_kw: 11, max_dc_kw: 135,
+     curve: [[0.0, 100], [0.3, 135], [0.8, 50], [1.0, 10]]}
+arrivals: {process: fixed, interval_s: 0.3}
+dwell: {distribution: fixed, duration_s: 3}
+"""
+
+
+def _powers(csms: ReferenceCSMS, vendor_ids: set[str]) -> list[float]:
+    out = []
+    for r in csms.received:
+        if r.charger_id not in vendor_ids or r.action not in ("MeterValues", "TransactionEvent"):
+            continue
+        for mv in r.payload.get("meterValue", []):
+            for sv in mv["sampledValue"]:
+                if sv.get("measurand") == "Power.Active.Import":
+                    out.append(float(sv["value"]))
+    return out
+
+
+async def test_a_fleet_from_templates(tmp_path) -> None:
+    from ocpp_chaos.simulator.template import load_template_text
+
+    templates = [load_template_text(AC_TEMPLATE, "ac.yaml"), load_template_text(DC_TEMPLATE)]
+    async with ReferenceCSMS(port=0, heartbeat_interval=60) as csms:
+        cfg = FleetConfig(
+            target=f"{csms.url}/ocpp",
+            count=4,
+            ramp=40.0,
+            duration=7.0,
+            seed=2,
+            templates=templates,
+        )
+        summary, _chargers = await run_fleet(cfg, asyncio.Event())
+    assert summary.booted == 4
+    boots = {r.charger_id: r for r in csms.received if r.action == "BootNotification"}
+    ac_ids = {cid for cid, r in boots.items() if r.protocol == "1.6"}
+    dc_ids = {cid for cid, r in boots.items() if r.protocol == "2.0.1"}
+    assert len(ac_ids) == 2 and len(dc_ids) == 2  # charger n takes template (n-1) % 2
+    for cid in ac_ids:
+        assert boots[cid].payload["chargePointVendor"] == "Acme"
+        assert boots[cid].payload["firmwareVersion"] == "3.2.1"
+    for cid in dc_ids:
+        assert boots[cid].payload["chargingStation"]["vendorName"] == "Volt"
+    # both AC connectors are driven; AC power is capped by the 7.4 kW sockets, DC cars
+    # take far more on the 150 kW EVSE
+    ac_connectors = {
+        r.payload["connectorId"]
+        for r in csms.received
+        if r.action == "StartTransaction" and r.charger_id in ac_ids
+    }
+    assert ac_connectors == {1, 2}
+    ac, dc = _powers(csms, ac_ids), _powers(csms, dc_ids)
+    assert ac and max(ac) <= 7400.0
+    assert dc and max(dc) > 50_000.0
+
+
+async def test_fleet_command_with_templates(tmp_path) -> None:
+    good = tmp_path / "ac.yaml"
+    good.write_text(AC_TEMPLATE)
+    async with ReferenceCSMS(port=0) as csms:
+        code, out, err = await run_cli(
+            "fleet",
+            "--target",
+            csms.url,
+            "--count",
+            "2",
+            "--ramp",
+            "10/s",
+            "--duration",
+            "2",
+            "--headless",
+            "--template",
+            str(good),
+        )
+    assert code == 0, err[-2000:]
+    assert json.loads(out.strip().splitlines()[-1])["summary"]["booted"] == 2
+    assert {
+        r.payload["chargePointModel"] for r in csms.received if r.action == "BootNotification"
+    } == {"WB-2"}
+
+
+async def test_fleet_command_bad_template_names_file_line_and_field(tmp_path, capsys) -> None:
+    from ocpp_chaos.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        AC_TEMPLATE.replace("max_power_kw: 7.4, phases: 1}\n  -", "max_power_kw: -3}\n  -")
+    )
+    assert main(["fleet", "--target", "ws://127.0.0.1:1", "--template", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:7:" in err and "max_power_kw" in err
