@@ -156,7 +156,7 @@ async def test_a_charge_cycle_has_consistent_meter_values(version: str, server: 
     )
     kind = VirtualCharger if version == "1.6" else VirtualCharger201
     # a small battery charging at constant power: SoC moves visibly every second
-    ev = VirtualEV(capacity_wh=2_000.0, soc=0.2, target_soc=0.7, max_power_w=7_400.0, phases=1)
+    ev = VirtualEV(capacity_wh=200.0, soc=0.2, target_soc=0.7, max_power_w=7_400.0, phases=1)
     context: Any = (
         ReferenceCSMS(port=0, heartbeat_interval=60) if server == "embedded" else LibraryCSMS()
     )
@@ -181,8 +181,8 @@ async def test_a_charge_cycle_has_consistent_meter_values(version: str, server: 
         assert grew == pytest.approx(step_wh, abs=0.11)
         assert after["Current.Import"] == pytest.approx(power / (230.0 * 1), abs=0.01)
         assert after["Voltage"] == pytest.approx(230.0)
-    # SoC (whole percent) follows the energy taken into a 2 kWh battery
+    # SoC (whole percent) follows the energy taken into a 200 Wh battery
     first, last = samples[0], samples[-1]
     took = last["Energy.Active.Import.Register"] - first["Energy.Active.Import.Register"]
-    assert last["SoC"] - first["SoC"] == pytest.approx(took / 2_000.0 * 100.0, abs=1.0)
+    assert last["SoC"] - first["SoC"] == pytest.approx(took / 200.0 * 100.0, abs=1.0)
     assert last["SoC"] > first["SoC"]
