@@ -138,6 +138,7 @@ class FleetSummary:
             f"{self.chargers} chargers: {s.get('accepted', 0)} accepted, "
             f"{s.get('pending', 0)} pending, {s.get('rejected', 0)} rejected, "
             f"{s.get('offline', 0) + s.get('connecting', 0)} connecting/offline, "
+            f"{self.connect_failures} failed connects, "
             f"{self.transactions} transactions, {self.calls} calls, "
             f"{self.call_errors} errors, {self.queued} queued"
         )
