@@ -828,7 +828,8 @@ def _problem(doc: Document, error: ErrorDetails) -> Problem:
             return problem(message, _join(where, key))
         line, column = doc.value_mark((*walk.path, key))
         tag = value[key]
-        what = f"{walk.display[-1]} {key}" if walk.display else key
+        last = walk.display[-1] if walk.display else None
+        what = f"{last} {key}" if isinstance(last, str) else key
         message = f"{what} {_show(tag)} is unknown{suggest(tag, tags)}; one of: {', '.join(tags)}"
         return problem(message, _join(where, key))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self
@@ -55,6 +55,7 @@ class ReferenceCSMS:
         *,
         heartbeat_interval: int = 300,
         subprotocols: Sequence[str] = DEFAULT_SUBPROTOCOLS,
+        sessions: Mapping[str, type[CsmsSession]] | None = None,
     ) -> None:
         unknown = [p for p in subprotocols if p not in SESSION_CLASSES]
         if unknown or not subprotocols:
@@ -65,6 +66,8 @@ class ReferenceCSMS:
         self.port = port
         self.heartbeat_interval = heartbeat_interval
         self.subprotocols = tuple(subprotocols)
+        self.session_classes = {**SESSION_CLASSES, **(sessions or {})}
+        """subprotocol → the session class that answers it (tests swap in broken ones)."""
         self.connected: dict[str, int] = {}
         """charger id → number of open connections."""
         self._ledger = Ledger()
@@ -198,7 +201,7 @@ class ReferenceCSMS:
     async def _handle(self, connection: ServerConnection) -> None:
         charger_id = charger_id_from_path(connection.request.path if connection.request else "")
         subprotocol = connection.subprotocol or ""
-        session = SESSION_CLASSES[subprotocol](
+        session = self.session_classes[subprotocol](
             charger_id, connection, self._ledger, self.heartbeat_interval
         )
         structlog.contextvars.bind_contextvars(charger_id=charger_id, protocol=session.version)

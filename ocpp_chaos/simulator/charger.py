@@ -136,6 +136,8 @@ class _Counters:
     calls: int = 0
     call_errors: int = 0
     transactions: int = 0
+    transactions_ended: int = 0
+    transactions_rejected: int = 0
     replayed: int = 0
 
 
@@ -460,6 +462,11 @@ class VirtualCharger:
         else:
             self._booted.clear()
 
+    @property
+    def connected(self) -> bool:
+        """A WebSocket connection is open (booted or not)."""
+        return self._ws is not None
+
     async def wait_booted(self) -> None:
         """Return once a BootNotification is accepted (at once if it already is)."""
         await self._booted.wait()
@@ -680,6 +687,7 @@ class VirtualCharger:
                 self.queue.rewrite_transaction_id(old, real)
         status = (response.id_tag_info or {}).get("status")
         if status not in (None, "Accepted") and tx is not None:
+            self.counters.transactions_rejected += 1
             log.info("transaction_not_accepted", connector_id=connector_id, status=status)
             self.background(self.stop_transaction(connector_id, "DeAuthorized"))
 
@@ -876,6 +884,7 @@ class VirtualCharger:
         if tx is None or tx.stopping:
             return
         tx.stopping = True
+        self.counters.transactions_ended += 1
         self._enqueue_ended(tx, reason)
         del self.transactions[connector_id]
         self.profiles.transaction_ended(connector_id)

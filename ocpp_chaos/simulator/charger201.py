@@ -817,6 +817,7 @@ class VirtualCharger201(VirtualCharger):
             self._remember(str(token.get("id_token")), info)
         status = info.get("status")
         if payload.get("event_type") == "Started" and status not in (None, "Accepted"):
+            self.counters.transactions_rejected += 1
             n = int(payload["evse"]["id"])
             self.background(self.stop_transaction(n, "DeAuthorized"))
 
