@@ -17,6 +17,7 @@ import structlog
 
 from ocpp_chaos.aio import spawn
 from ocpp_chaos.proxy import FrameRecord, ProxyConfig, ProxyServer, SessionEvent
+from ocpp_chaos.proxy.oracle import Finding
 
 __all__ = ["DemoSummary", "run_demo"]
 
@@ -36,6 +37,9 @@ class DemoSummary:
     frames_down: int = 0
     malformed: int = 0
     schema_violations: int = 0
+    findings: int = 0
+    """What the proxy's CSMS oracle found wrong (the reference CSMS should give none)."""
+    error_findings: int = 0
     rtts: list[float] = field(default_factory=list)
 
     def percentile(self, q: float) -> float | None:
@@ -56,6 +60,8 @@ class DemoSummary:
             "frames_down": self.frames_down,
             "malformed": self.malformed,
             "schema_violations": self.schema_violations,
+            "findings": self.findings,
+            "error_findings": self.error_findings,
             "round_trips": len(self.rtts),
             "rtt_p50_ms": None if p50 is None else round(p50 * 1000, 3),
             "rtt_p99_ms": None if p99 is None else round(p99 * 1000, 3),
@@ -72,6 +78,7 @@ class DemoSummary:
             ("frames down (CSMS -> charger)", j["frames_down"]),
             ("malformed frames", j["malformed"]),
             ("schema violations", j["schema_violations"]),
+            ("CSMS oracle findings (errors)", f"{j['findings']} ({j['error_findings']})"),
             ("round trips", j["round_trips"]),
             ("round-trip p50 / p99", f"{j['rtt_p50_ms']} ms / {j['rtt_p99_ms']} ms"),
         ]
@@ -95,7 +102,11 @@ async def run_demo(
     started = time.monotonic()
     deadline = started + duration
 
-    def observe(event: FrameRecord | SessionEvent) -> None:
+    def observe(event: FrameRecord | SessionEvent | Finding) -> None:
+        if isinstance(event, Finding):
+            summary.findings += 1
+            summary.error_findings += event.severity == "error"
+            return
         if isinstance(event, SessionEvent):
             if event.kind == "session_open":
                 summary.sessions += 1

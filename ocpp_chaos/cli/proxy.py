@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,32 @@ def add_parser(sub: Any) -> None:
         help="seed of every random choice the rules make (default 0): "
         "the same seed and traffic give the same faults",
     )
+    p.add_argument(
+        "--slow",
+        type=_seconds,
+        default=2.0,
+        metavar="SECONDS",
+        help="the CSMS oracle reports answers slower than this (default 2)",
+    )
+    p.add_argument(
+        "--call-timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="the CSMS oracle reports CALLs left unanswered this long (default 30)",
+    )
     add_logging_options(p)
     p.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"seconds must be >= 0: {text!r}")
+    return value
 
 
 def validate_tls(args: argparse.Namespace) -> str | None:
@@ -124,6 +149,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     import structlog
 
     from ocpp_chaos.proxy import DEFAULT_MAX_FRAME_SIZE, ProxyConfig, ProxyServer
+    from ocpp_chaos.proxy.oracle import OracleConfig
 
     logger = structlog.get_logger("ocpp_chaos.cli")
     csms = None
@@ -149,6 +175,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         tape=args.tape,
         check_schema=not args.no_schema,
         seed=args.seed,
+        oracle=OracleConfig(slow_threshold=args.slow, call_timeout=args.call_timeout),
     )
     rules = [rule for _path, rule_file in args.rule_files for rule in rule_file.rules]
     server = ProxyServer(config, rules=rules)

@@ -13,14 +13,14 @@ import itertools
 import ssl
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import structlog
 from aiohttp import web
 
-from ocpp_chaos.aio import bound_port
+from ocpp_chaos.aio import bound_port, spawn
 from ocpp_chaos.log import redact_text
 from ocpp_chaos.proxy.control import RulesController
 from ocpp_chaos.proxy.mapping import (
@@ -31,6 +31,7 @@ from ocpp_chaos.proxy.mapping import (
     upstream_url,
 )
 from ocpp_chaos.proxy.monitor import FrameRecord
+from ocpp_chaos.proxy.oracle import Finding, Oracle, OracleConfig
 from ocpp_chaos.proxy.session import Session, SessionEvent, reset_transport
 from ocpp_chaos.proxy.tape import Tape
 from ocpp_chaos.rules.decisions import ConnectPlan
@@ -44,7 +45,9 @@ log = structlog.get_logger("ocpp_chaos.proxy")
 # 1 MiB of OCPP payload plus headroom for the envelope.
 DEFAULT_MAX_FRAME_SIZE = 1024 * 1024 + 64 * 1024
 
-Observer = Callable[[FrameRecord | SessionEvent], None]
+Event = FrameRecord | SessionEvent | Finding
+"""What the proxy emits to the tape and its observers."""
+Observer = Callable[[Event], None]
 
 
 @dataclass
@@ -66,6 +69,8 @@ class ProxyConfig:
     close_timeout: float = 5.0
     seed: int = 0
     """Seeds every random choice of the rules (same seed and traffic, same faults)."""
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    """What the CSMS oracle counts as slow and as unanswered."""
 
     def server_ssl(self) -> ssl.SSLContext | None:
         """The TLS context for serving `wss://` to chargers, if a certificate is given."""
@@ -127,6 +132,11 @@ class ProxyServer:
         for rule in rules:
             self.rules.add(rule)
         self.observers: list[Observer] = []
+        self.oracle = Oracle(config.oracle)
+        """Always on: what the CSMS did wrong or slowly (`findings()`, `counts()`,
+        `response_times()`, `subscribe()`). Findings also go to the tape and observers."""
+        self.oracle.subscribe(self._emit)
+        self._ticker: asyncio.Task[None] | None = None
         self._frames_closed = (0, 0)
         self.totals = {
             "sessions": 0,
@@ -167,6 +177,7 @@ class ProxyServer:
         site = web.TCPSite(self._runner, cfg.listen_host, cfg.listen_port, ssl_context=server_ssl)
         await site.start()
         self.port = bound_port(site)
+        self._ticker = spawn(self._tick(), name="oracle-tick")
         log.info(
             "proxy_listening",
             url=self.url,
@@ -175,10 +186,15 @@ class ProxyServer:
         )
 
     async def stop(self) -> None:
-        """Close every session with 1001, stop listening and flush the tape."""
+        """Run the oracle's end-of-run checks, close every session with 1001, stop
+        listening and flush the tape."""
         if self._stopping:
             return
         self._stopping = True
+        self.finish_oracle()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
         sessions = list(self.sessions)
         if sessions:
             log.info("proxy_closing_sessions", sessions=len(sessions))
@@ -193,7 +209,28 @@ class ProxyServer:
             self.tape.close()
             log.info("tape_closed", path=str(self.tape.path), lines=self.tape.written)
         up, down = self.frames()
-        log.info("proxy_stopped", frames_up=up, frames_down=down, **self.totals)
+        log.info(
+            "proxy_stopped",
+            frames_up=up,
+            frames_down=down,
+            findings=dict(sorted(self.oracle.counts().items())),
+            **self.totals,
+        )
+
+    def finish_oracle(self) -> list[Finding]:
+        """The oracle's end-of-run checks (`Oracle.finish`) now; `stop()` runs them too.
+        Returns the new findings."""
+        return self.oracle.finish(time.monotonic())
+
+    async def _tick(self) -> None:
+        """One timer for the whole proxy: the oracle reports what stayed unanswered."""
+        interval = self.config.oracle.tick_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.oracle.tick(time.monotonic())
+            except Exception as exc:  # a bug in a check must not stop the others
+                log.error("oracle_tick_failed", error=repr(exc), exc_info=exc)
 
     async def __aenter__(self) -> ProxyServer:
         await self.start()
@@ -217,7 +254,7 @@ class ProxyServer:
             down += s.monitor.stats.down.frames
         return up, down
 
-    def _emit(self, event: FrameRecord | SessionEvent) -> None:
+    def _emit(self, event: Event) -> None:
         if self.tape is not None:
             self.tape.write(event.to_json())
         for observer in self.observers:
@@ -303,14 +340,19 @@ class ProxyServer:
             log.warning(
                 "upstream_refused", status=exc.status, reason=exc.message, upstream=redact_text(url)
             )
+            self.oracle.upgrade_failed(
+                session_id,
+                charger_id,
+                time.monotonic(),
+                status=exc.status,
+                error=None if exc.status else redact_text(exc.message or "handshake failed"),
+            )
             return web.Response(status=status, text=f"upstream CSMS answered {exc.status}\n")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             self.totals["unreachable"] += 1
-            log.error(
-                "upstream_unreachable",
-                upstream=redact_text(url),
-                error=redact_text(str(exc) or type(exc).__name__),
-            )
+            error = redact_text(str(exc) or type(exc).__name__)
+            log.error("upstream_unreachable", upstream=redact_text(url), error=error)
+            self.oracle.upgrade_failed(session_id, charger_id, time.monotonic(), error=error)
             return web.Response(status=502, text="ocpp-chaos proxy: upstream CSMS unreachable\n")
 
         chosen = csms_ws.protocol
@@ -345,6 +387,9 @@ class ProxyServer:
             close_timeout=cfg.close_timeout,
             engine=self.engine,
             sink=self,
+            oracle=self.oracle,
+            upstream_offered=[] if plan.strip_offer else offered,
+            upstream_selected=raw_chosen,
         )
         self.sessions.add(session)
         self.totals["sessions"] += 1

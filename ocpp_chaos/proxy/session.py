@@ -18,9 +18,9 @@ import math
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
@@ -41,6 +41,9 @@ from ocpp_chaos.rules.decisions import (
     Wakeup,
 )
 from ocpp_chaos.rules.engine import RuleEngine
+
+if TYPE_CHECKING:
+    from ocpp_chaos.proxy.oracle import Oracle, SessionWatch
 
 __all__ = ["Session", "SessionEvent"]
 
@@ -162,7 +165,13 @@ class Session:
         close_timeout: float = 5.0,
         engine: RuleEngine | None = None,
         sink: Sink | None = None,
+        oracle: Oracle | None = None,
+        upstream_offered: Sequence[str] = (),
+        upstream_selected: str | None = None,
     ) -> None:
+        """`oracle` judges the CSMS from what this session writes to and reads from it;
+        `upstream_offered` are the subprotocols offered to the CSMS and
+        `upstream_selected` the Sec-WebSocket-Protocol it answered (None: none)."""
         self.id = session_id
         self.charger_id = charger_id
         self.charger_ws = charger_ws
@@ -195,6 +204,15 @@ class Session:
         self.closed_by: str | None = None
         self.close_code: int | None = None
         self.close_reason: str = ""
+        self._aborted: dict[Side, str | None] | None = None
+        """Sides the proxy reset itself (a rule): their loss is not the peer's doing."""
+        # One attribute, not three: past 30 attributes an instance dict stops sharing its
+        # keys with the other sessions' and costs ~1.5 KiB more per session.
+        self._oracle_open = (
+            None if oracle is None else (oracle, tuple(upstream_offered), upstream_selected)
+        )
+        self.watch: SessionWatch | None = None
+        """The oracle's view of this session, from `run()` on."""
 
     # -- public --------------------------------------------------------------
 
@@ -206,6 +224,17 @@ class Session:
             )
         )
         log.info("session_open", subprotocol=self.subprotocol, remote=self.remote)
+        if self._oracle_open is not None:
+            oracle, offered, selected = self._oracle_open
+            self.watch = oracle.session_open(
+                self.id,
+                self.charger_id,
+                self.subprotocol,
+                time.monotonic(),
+                offered=offered,
+                selected=selected,
+                schema=self.monitor.schema,
+            )
         if self.engine is not None:
             await self.execute(
                 self.engine.session_open(
@@ -250,6 +279,13 @@ class Session:
                     reason=self.close_reason,
                 )
             )
+            if self.watch is not None:
+                self.watch.closed(
+                    time.monotonic(),
+                    by=self.closed_by,
+                    code=self.close_code,
+                    reason=self.close_reason,
+                )
 
     async def close(self, code: int = 1001, reason: str = "proxy shutting down") -> None:
         """Close both sides with `code` (graceful shutdown)."""
@@ -314,6 +350,11 @@ class Session:
         monitor = self.monitor
         engine = self.engine
         sink = self._sink
+        # The oracle sees what is read from the CSMS (before the rules) and what is
+        # written to it (after them); looked up once, called per frame.
+        watch = self.watch
+        on_read = watch.read if watch is not None and direction is Direction.DOWN else None
+        on_write = watch.written if watch is not None and direction is Direction.UP else None
         while True:
             room = self._room
             if room is not None and not room.is_set():
@@ -332,6 +373,8 @@ class Session:
                         size=len(data),
                     )
                 now = time.monotonic()
+                if on_read is not None:
+                    on_read(message, pairing.action, verdict, now)
                 if not sink.recording and (
                     engine is None
                     or engine.quiet(
@@ -339,6 +382,8 @@ class Session:
                     )
                 ):
                     # Nothing wants this frame's record: relay it and go on.
+                    if on_write is not None:
+                        on_write(message, now)
                     if not await self._send(dst, data, mtype):
                         return
                     continue
@@ -358,6 +403,8 @@ class Session:
             outcome = engine.on_frame(record, now) if engine is not None else FORWARD
             if outcome.forward:
                 self._emit(record)
+                if on_write is not None and record.message is not None:
+                    on_write(record.message, now)
                 if not await self._send(dst, record.raw, mtype):
                     return
                 continue
@@ -402,7 +449,9 @@ class Session:
         if self._cut(side):
             return
         self.closing = True
-        self.closed_by, self.close_code = side, 1006
+        aborted = self._aborted
+        by = f"rule:{aborted[side]}" if aborted is not None and side in aborted else side
+        self.closed_by, self.close_code = by, 1006
         log.info("connection_lost", side=side, error=error)
         abort(self._ws(_other(side)))
 
@@ -437,6 +486,9 @@ class Session:
                 log.info("fault_abort", side=action.side, rule=action.rule)
                 ws = self._ws(action.side)
                 self._detached.discard(action.side)
+                if self._aborted is None:
+                    self._aborted = {}
+                self._aborted[action.side] = action.rule
                 if not ws.closed:
                     abort(ws)
             elif isinstance(action, Detach):
@@ -444,6 +496,12 @@ class Session:
 
     async def _write(self, send: Send) -> None:
         dst = self.csms_ws if send.direction is Direction.UP else self.charger_ws
+        watch = self.watch
+        if watch is not None and send.direction is Direction.UP and not dst.closed:
+            if send.message is not None:
+                watch.written(send.message, time.monotonic())
+            elif send.opcode == "text" or send.opcode == "binary":
+                watch.written_frame(send.data, send.opcode == "binary", time.monotonic())
         if send.injected:
             record = self.monitor.observe_control(send.direction, send.opcode, send.data)
             record.decision = f"inject:{send.rule}"

@@ -6,10 +6,10 @@ a list of these; the session (`proxy/session.py`) carries them out on its clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from ocpp_chaos.frames import Direction
+from ocpp_chaos.frames import Direction, Message
 
 __all__ = [
     "FORWARD",
@@ -44,6 +44,9 @@ class Send:
     """The rule that produced or delayed it (None for a plain forward)."""
     injected: bool = False
     """A frame the proxy made up (a reply, a duplicate), not one it relays."""
+    message: Message | None = field(default=None, compare=False, repr=False)
+    """The parsed message when `data` is the frame's unchanged bytes (None when a rule made
+    or changed them), so whoever watches the written frame need not parse it again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -508,7 +508,7 @@ class RuleEngine:
             return Outcome((), decision=f"blackhole:{rule}", hits=(rule,))
         if not self._frame_live and not sess.pending_response and not sess.held:
             return FORWARD
-        sends: list[Send] = [Send(ev.direction, ev.raw, ev.opcode)]
+        sends: list[Send] = [Send(ev.direction, ev.raw, ev.opcode, message=ev.message)]
         actions: list[Action] = []
         labels: list[str] = []
         hits: list[str] = []
@@ -522,7 +522,16 @@ class RuleEngine:
                 if what in ("drop", "swallow"):
                     sends = []
                 else:
-                    sends = [Send(ev.direction, ev.raw, ev.opcode, at=now + hold, rule=rule)]
+                    sends = [
+                        Send(
+                            ev.direction,
+                            ev.raw,
+                            ev.opcode,
+                            at=now + hold,
+                            rule=rule,
+                            message=ev.message,
+                        )
+                    ]
         for state in self._candidates(sess, ev.direction, ev.action, ev.kind):
             if not sends:
                 break
@@ -751,7 +760,17 @@ class RuleEngine:
                         transforms.with_fresh_id(msg, rng) if (fault.fresh_id and msg) else s.data
                     )
                     when = (s.at or now) + fault.spacing * i if fault.spacing else s.at
-                    out.append(Send(s.direction, copy, s.opcode, when, name, injected=True))
+                    out.append(
+                        Send(
+                            s.direction,
+                            copy,
+                            s.opcode,
+                            when,
+                            name,
+                            injected=True,
+                            message=s.message if copy is s.data else None,
+                        )
+                    )
             return out, []
         if isinstance(fault, Reorder):
             sess.held.setdefault(ev.direction, []).append(
@@ -900,11 +919,13 @@ class RuleEngine:
 
 
 def _now(send: Send) -> Send:
-    return Send(send.direction, send.data, send.opcode, None, send.rule, send.injected)
+    return Send(
+        send.direction, send.data, send.opcode, None, send.rule, send.injected, send.message
+    )
 
 
 def _later(send: Send, at: float, rule: str) -> Send:
-    return Send(send.direction, send.data, send.opcode, at, rule, send.injected)
+    return Send(send.direction, send.data, send.opcode, at, rule, send.injected, send.message)
 
 
 def _payload(message: Message | None) -> Any:

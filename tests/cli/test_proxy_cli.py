@@ -118,6 +118,45 @@ def test_missing_certificate_file_is_a_clear_error(tmp_path, capsys) -> None:
     assert "no such file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--slow", "--call-timeout"])
+def test_oracle_thresholds_must_be_seconds(flag, capsys) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["proxy", flag, "-1"])
+    assert info.value.code == 2
+    assert "seconds" in capsys.readouterr().err
+
+
+async def test_proxy_process_logs_what_the_oracle_finds(raw_server) -> None:
+    proc, url, logs = await _start(
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        raw_server.url,
+        "--headless",
+        "--call-timeout",
+        "0.1",
+    )
+    try:
+        async with await RawClient.connect(f"{url}/CP-O", protocols=["ocpp1.6"]) as client:
+            await client.send("text", b'[2,"h1","Heartbeat",{}]')  # the raw CSMS never answers
+            await (await raw_server.wait_connections(1))[0].rec.wait_frames(1)
+            assert proc.stderr is not None
+            async with asyncio.timeout(20):
+                while not any(e["event"] == "oracle_finding" for e in logs):
+                    logs.append(json.loads(await proc.stderr.readline()))
+        code = await _stop(proc, logs)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert code == 0
+    finding = next(e for e in logs if e["event"] == "oracle_finding")
+    assert finding["kind"] == "unanswered_call" and finding["charger_id"] == "CP-O"
+    stopped = next(e for e in logs if e["event"] == "proxy_stopped")
+    assert stopped["findings"]["unanswered_call"] == 1
+
+
 @pytest.mark.parametrize("bad", ["nope", "127.0.0.1:99999", "host:"])
 def test_bad_listen_address(bad, capsys) -> None:
     with pytest.raises(SystemExit) as info:
