@@ -29,10 +29,17 @@ def _template() -> dict[str, Any]:
     return template_json_schema()
 
 
+def _scenario() -> dict[str, Any]:
+    from ocpp_chaos.scenarios.loader import scenario_json_schema
+
+    return scenario_json_schema()
+
+
 # kind -> (help, schema); a new file format (e.g. scenarios) adds a line here.
 SCHEMAS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "rules": ("fault rule files (ocpp-chaos proxy --rules)", _rules),
     "template": ("charger templates (scenarios/templates/)", _template),
+    "scenario": ("scenario files (ocpp-chaos run)", _scenario),
 }
 
 

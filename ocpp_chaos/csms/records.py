@@ -120,6 +120,8 @@ class Ledger:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.transactions: dict[str | int, TransactionRecord] = {}
+        self.starts: dict[tuple[Any, ...], int] = {}
+        """(charger, connector, idTag, meterStart, timestamp) → the id given (1.6)."""
         self._next_id = itertools.count(1)
 
     def record_call(
@@ -127,6 +129,12 @@ class Ledger:
     ) -> None:
         """Remember one CALL."""
         self.received.append(Received(charger_id, protocol, action, payload, time.time()))
+
+    def remember_start(self, key: tuple[Any, ...], transaction_id: int) -> None:
+        """A 1.6 StartTransaction's identity → its id (the last 10,000 kept)."""
+        self.starts[key] = transaction_id
+        if len(self.starts) > 10_000:
+            del self.starts[next(iter(self.starts))]
 
     def new_transaction_id(self) -> int:
         """The next OCPP 1.6 transaction id (1, 2, 3, ...)."""

@@ -234,7 +234,14 @@ class Session16(CsmsSession):
     def on_start_transaction(
         self, connector_id: int, id_tag: str, meter_start: int, timestamp: str, **_: Any
     ) -> Any:
+        # A StartTransaction sent again (a retry after a lost answer, or a duplicate on the
+        # way) is the same transaction: it gets the same id, not a second one.
+        key = (self.id, connector_id, id_tag, meter_start, timestamp)
+        known = self.ledger.starts.get(key)
+        if known is not None:
+            return call_result_16.StartTransaction(transaction_id=known, id_tag_info=dict(ACCEPTED))
         transaction_id = self.ledger.new_transaction_id()
+        self.ledger.remember_start(key, transaction_id)
         record = self.ledger.transaction(transaction_id, self.id, self.version)
         record.connector_id = connector_id
         record.id_tag = id_tag

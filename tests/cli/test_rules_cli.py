@@ -111,7 +111,7 @@ def test_schema_rules_is_a_json_schema_that_agrees_with_the_loader(
 
 def test_schema_needs_a_known_kind(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["schema", "scenario"])
+        main(["schema", "nonsense"])
     assert info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
 

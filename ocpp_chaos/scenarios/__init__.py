@@ -1,0 +1,2 @@
+"""Scenarios: a fleet, fault rules, a timeline and expectations about the CSMS, run
+headless with a verdict and reports (`ocpp-chaos run`)."""
