@@ -62,6 +62,9 @@ class FleetGroup(_Model):
         False, description="let drivers bring random EVs (off: only the timeline acts)"
     )
     autostart: bool = Field(True, description="start the chargers when the run starts")
+    call_timeout: Duration = Field(
+        30.0, gt=0, description="how long a charger waits for an answer before giving up"
+    )
     config: dict[str, str] = Field(
         default_factory=dict,
         description="1.6 configuration keys or 2.0.1 Component.Variable settings",

@@ -122,11 +122,22 @@ class _Run:
                 protocol = cfg.protocol_of(n)
                 config = cfg.config_201() if protocol == "2.0.1" else cfg.config_16()
                 if template is not None:
-                    charger = template.build(charger_id, url, rng=rng, extra_config=config)
+                    charger = template.build(
+                        charger_id,
+                        url,
+                        rng=rng,
+                        extra_config=config,
+                        call_timeout=spec.call_timeout,
+                    )
                 else:
                     kind = VirtualCharger201 if protocol == "2.0.1" else VirtualCharger
                     charger = kind(
-                        charger_id, url, connectors=spec.connectors, rng=rng, config=config
+                        charger_id,
+                        url,
+                        connectors=spec.connectors,
+                        rng=rng,
+                        config=config,
+                        call_timeout=spec.call_timeout,
                     )
                 group.chargers[charger_id] = charger
                 self.chargers[charger_id] = charger

@@ -194,6 +194,7 @@ BUGS: dict[str, dict[str, type[CsmsSession]]] = {
         "ocpp1.6": NotIdempotent16,
         "ocpp2.0.1": RejectsRepeatedSeqNo201,
     },
+    "lost-responses": {"ocpp1.6": NotIdempotent16, "ocpp2.0.1": RejectsRepeatedSeqNo201},
     "signal-loss-mid-transaction": {
         "ocpp1.6": ForgetsOnReconnect16,
         "ocpp2.0.1": RejectsOffline201,
