@@ -195,6 +195,10 @@ BUGS: dict[str, dict[str, type[CsmsSession]]] = {
         "ocpp2.0.1": RejectsRepeatedSeqNo201,
     },
     "lost-responses": {"ocpp1.6": NotIdempotent16, "ocpp2.0.1": RejectsRepeatedSeqNo201},
+    "slow-and-flapping-network": {
+        "ocpp1.6": ForgetsOnReconnect16,
+        "ocpp2.0.1": ForgetsOnReconnect201,
+    },
     "signal-loss-mid-transaction": {
         "ocpp1.6": ForgetsOnReconnect16,
         "ocpp2.0.1": RejectsOffline201,
