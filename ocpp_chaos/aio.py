@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 import structlog
@@ -34,6 +34,19 @@ def _done(task: asyncio.Task[Any]) -> None:
     exc = task.exception()
     if exc is not None:
         _log.error("task_failed", task=task.get_name(), error=repr(exc), exc_info=exc)
+
+
+async def wind_down(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
+    """Give `tasks` up to `timeout` seconds to end by themselves (after being told to
+    stop), then cancel what is left; never raises."""
+    pending = list(tasks)
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*pending, return_exceptions=True)
+    except TimeoutError:
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 def bound_port(site: Any) -> int:

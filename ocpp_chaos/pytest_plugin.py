@@ -80,7 +80,7 @@ async def chaos_proxy(chaos_csms_url: str) -> AsyncIterator[Any]:
 async def chaos_charger(chaos_proxy: Any) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await chaos_charger(charger_id, protocol="1.6", **options)`: a running virtual
     charger connected through the proxy (stopped at the end of the test)."""
-    from ocpp_chaos.aio import spawn
+    from ocpp_chaos.aio import spawn, wind_down
     from ocpp_chaos.simulator.charger import VirtualCharger
     from ocpp_chaos.simulator.charger201 import VirtualCharger201
 
@@ -97,13 +97,7 @@ async def chaos_charger(chaos_proxy: Any) -> AsyncIterator[Callable[..., Awaitab
         yield make
     finally:
         stop.set()
-        try:
-            async with asyncio.timeout(15):
-                await asyncio.gather(*tasks, return_exceptions=True)
-        except TimeoutError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await wind_down(tasks, 15)
 
 
 @_async_fixture

@@ -22,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from ocpp_chaos.aio import spawn
+from ocpp_chaos.aio import spawn, wind_down
 from ocpp_chaos.scenarios.loader import LoadedScenario
 from ocpp_chaos.scenarios.model import Check, FleetGroup, Scenario
 from ocpp_chaos.scenarios.result import (
@@ -458,14 +458,7 @@ async def _stop_fleet(run: _Run) -> None:
     for driver in run.drivers:
         driver.stop()
     run.stop_chargers.set()
-    tasks = list(run.tasks.values())
-    try:
-        async with asyncio.timeout(15):
-            await asyncio.gather(*tasks, return_exceptions=True)
-    except TimeoutError:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await wind_down(run.tasks.values(), 15)
 
 
 async def _sampler(run: _Run) -> None:

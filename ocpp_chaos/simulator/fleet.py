@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from ocpp_chaos.aio import spawn
+from ocpp_chaos.aio import spawn, wind_down
 from ocpp_chaos.simulator.charger import ChargerState, VirtualCharger
 from ocpp_chaos.simulator.charger201 import VirtualCharger201
 from ocpp_chaos.simulator.ev import VirtualEV
@@ -344,12 +344,6 @@ async def run_fleet(
             driver.stop()
         stop_chargers.set()
         await asyncio.gather(launcher, return_exceptions=True)
-        try:
-            async with asyncio.timeout(15):
-                await asyncio.gather(*tasks, return_exceptions=True)
-        except TimeoutError:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await wind_down(tasks, 15)
         gc.set_threshold(*thresholds)
     return summarise(chargers, started), chargers
