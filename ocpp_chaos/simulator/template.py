@@ -38,7 +38,7 @@ import math
 import random
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -254,35 +254,6 @@ ConfigValue = Annotated[
 
 # -- connectors ------------------------------------------------------------------------
 
-CONNECTOR_TYPES = (
-    "cCCS1",
-    "cCCS2",
-    "cChaoJi",
-    "cG105",
-    "cCHAdeMO",
-    "cGBT",
-    "cTesla",
-    "cType1",
-    "cType2",
-    "s309-1P-16A",
-    "s309-1P-32A",
-    "s309-3P-16A",
-    "s309-3P-32A",
-    "sBS1361",
-    "sCEE-7-7",
-    "sType2",
-    "sType3",
-    "OppCharge",
-    "Other1PhMax16A",
-    "Other1PhOver16A",
-    "Other3Ph",
-    "Pan",
-    "wInductive",
-    "wResonant",
-    "Undetermined",
-    "Unknown",
-)
-"""OCPP 2.0.1 ConnectorEnumType, and cCHAdeMO (which is cG105, JEVS G105, in OCPP)."""
 
 DC_CONNECTOR_TYPES = frozenset(
     {"cCCS1", "cCCS2", "cChaoJi", "cG105", "cGBT", "cTesla", "OppCharge", "Pan"}
@@ -317,6 +288,9 @@ ConnectorType = Literal[
     "Undetermined",
     "Unknown",
 ]
+
+CONNECTOR_TYPES: tuple[str, ...] = get_args(ConnectorType)
+"""OCPP 2.0.1 ConnectorEnumType, and cCHAdeMO (which is cG105, JEVS G105, in OCPP)."""
 
 
 class ConnectorSpec(_Model):
