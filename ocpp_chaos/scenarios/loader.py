@@ -49,6 +49,10 @@ class LoadedScenario:
     rules: list[Rule] = field(default_factory=list)
     """Every rule: from the files first, then inline (inline wins on a name clash)."""
 
+    def __post_init__(self) -> None:
+        if not self.rules:  # built from a text: its inline rules (no files to read)
+            self.rules = list(self.scenario.rules.inline)
+
 
 def load_scenario_text(text: str, filename: str = "<string>") -> Scenario:
     """Validate a scenario's text (files it names are not read)."""

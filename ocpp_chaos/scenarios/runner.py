@@ -500,6 +500,9 @@ def _progress(run: _Run) -> dict[str, Any]:
 
 async def _execute(run: _Run) -> None:
     scenario = run.scenario
+    for rule in run.loaded.rules:  # rules on from the start are fault windows too
+        if rule.enabled:
+            run.open_window(f"rule:{rule.name}", rule.name)
     autostart = [i for g in run.groups if g.spec.autostart for i in g.ids]
     ramp = min((g.spec.ramp for g in run.groups if g.spec.autostart), default=None)
     starter = spawn(run.start(autostart, ramp), name="scenario-autostart")
@@ -526,6 +529,11 @@ async def _execute(run: _Run) -> None:
         except ScenarioError as exc:
             record.status, record.error, record.ended_at = "error", str(exc), run.now()
             run.step_error = exc
+            return
+        except Exception as exc:  # a step that cannot be carried out: the run is an error
+            record.status, record.error, record.ended_at = "error", repr(exc), run.now()
+            run.step_error = ScenarioError(f"step {index + 1} ({name}): {exc!r}")
+            log.warning("scenario_step_error", step=index + 1, error=repr(exc))
             return
     run.current_step = "settling"
 

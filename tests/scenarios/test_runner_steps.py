@@ -118,3 +118,36 @@ async def test_expectations_that_do_not_hold_fail_with_evidence() -> None:
     assert statuses == {"transactions started>=1": "failed", "all_accepted": "passed"}
     failed = next(e for e in result.expectations if e.status == "failed")
     assert failed.summary == "0 started, 0 ended"
+
+
+WINDOWS = """
+name: windows
+duration: 30s
+settle: 0.2s
+fleet: [{name: a, count: 1}]
+rules:
+  inline:
+    - {name: always, fault: {type: latency, fixed: 1ms}}
+    - {name: later, enabled: false, fault: {type: latency, fixed: 1ms}}
+timeline:
+  - {do: enable_rule, rule: later, after: {check: all_accepted}}
+  - {do: disable_rule, rule: later}
+  - {do: fire, fault: {type: disconnect}}
+expectations:
+  end: [{check: every_call_answered}]
+"""
+
+
+async def test_fault_windows_for_the_report() -> None:
+    result = await run_scenario(_loaded(WINDOWS), RunOptions())
+    windows = {w.label: w for w in result.fault_windows}
+    assert set(windows) == {"always", "later", "disconnect"}
+    assert windows["always"].start == 0.0 or windows["always"].start < windows["later"].start
+    assert windows["later"].end is not None and windows["later"].end >= windows["later"].start
+
+
+async def test_a_step_that_cannot_be_carried_out_is_an_error() -> None:
+    text = WINDOWS.replace("rule: later, after", "rule: nosuchrule, after")
+    result = await run_scenario(_loaded(text), RunOptions())
+    assert result.verdict == "error"
+    assert result.steps[0].status == "error" and "nosuchrule" in (result.error or "")
