@@ -25,7 +25,7 @@ stacking is the same for both versions; `canonical_purpose` maps the names.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -193,6 +193,34 @@ def _periods(raw_periods: Any) -> list[tuple[float, float, int | None]]:
     return periods
 
 
+def _head(
+    where: tuple[str, Any], body: tuple[str, Any], id_key: str, purposes: tuple[str, ...]
+) -> tuple[Callable[..., Any], int, int, str, str]:
+    """What both versions' profiles start with: the connector/EVSE id, the payload, and
+    (required, profile id, stack level, purpose, kind)."""
+    name, number = where
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ProfileError(f"{name}: expected an integer, got {number!r}")
+    if number < 0:
+        raise ProfileError(f"{name}: must be >= 0, got {number}")
+    body_name, payload = body
+    if not isinstance(payload, Mapping):
+        raise ProfileError(f"{body_name}: expected an object")
+
+    def required(key: str, where: Mapping[str, Any] = payload) -> Any:
+        if where.get(key) is None:
+            raise ProfileError(f"{key}: required")
+        return where[key]
+
+    profile_id = _integer(required(id_key), id_key)
+    stack_level = _integer(required("stack_level"), "stack_level")
+    if stack_level < 0:
+        raise ProfileError(f"stack_level: must be >= 0, got {stack_level}")
+    purpose = _choice(required("charging_profile_purpose"), purposes, "charging_profile_purpose")
+    kind = _choice(required("charging_profile_kind"), KINDS, "charging_profile_kind")
+    return required, profile_id, stack_level, purpose, kind
+
+
 @dataclass
 class ChargingProfile:
     """One validated charging profile, as installed on `connector_id` (0 = the charge point).
@@ -226,26 +254,12 @@ class ChargingProfile:
         for Relative profiles (their start is the transaction's); an Absolute or Recurring
         profile needs start_schedule or valid_from to have a start at all.
         """
-        if isinstance(connector_id, bool) or not isinstance(connector_id, int):
-            raise ProfileError(f"connector_id: expected an integer, got {connector_id!r}")
-        if connector_id < 0:
-            raise ProfileError(f"connector_id: must be >= 0, got {connector_id}")
-        if not isinstance(payload, Mapping):
-            raise ProfileError("cs_charging_profiles: expected an object")
-
-        def required(key: str, where: Mapping[str, Any] = payload) -> Any:
-            if where.get(key) is None:
-                raise ProfileError(f"{key}: required")
-            return where[key]
-
-        profile_id = _integer(required("charging_profile_id"), "charging_profile_id")
-        stack_level = _integer(required("stack_level"), "stack_level")
-        if stack_level < 0:
-            raise ProfileError(f"stack_level: must be >= 0, got {stack_level}")
-        purpose = _choice(
-            required("charging_profile_purpose"), PURPOSES, "charging_profile_purpose"
+        required, profile_id, stack_level, purpose, kind = _head(
+            ("connector_id", connector_id),
+            ("cs_charging_profiles", payload),
+            "charging_profile_id",
+            PURPOSES,
         )
-        kind = _choice(required("charging_profile_kind"), KINDS, "charging_profile_kind")
 
         # §3.13.1: ChargePointMaxProfile only on connector 0, TxProfile only on a connector.
         if purpose == "ChargePointMaxProfile" and connector_id != 0:
@@ -306,26 +320,9 @@ class ChargingProfile:
         Of up to three charging schedules (ISO 15118 alternatives) the
         first is the one in force. The purpose is stored as `canonical_purpose` names it.
         """
-        if isinstance(evse_id, bool) or not isinstance(evse_id, int):
-            raise ProfileError(f"evse_id: expected an integer, got {evse_id!r}")
-        if evse_id < 0:
-            raise ProfileError(f"evse_id: must be >= 0, got {evse_id}")
-        if not isinstance(payload, Mapping):
-            raise ProfileError("charging_profile: expected an object")
-
-        def required(key: str, where: Mapping[str, Any] = payload) -> Any:
-            if where.get(key) is None:
-                raise ProfileError(f"{key}: required")
-            return where[key]
-
-        profile_id = _integer(required("id"), "id")
-        stack_level = _integer(required("stack_level"), "stack_level")
-        if stack_level < 0:
-            raise ProfileError(f"stack_level: must be >= 0, got {stack_level}")
-        purpose = _choice(
-            required("charging_profile_purpose"), PURPOSES_201, "charging_profile_purpose"
+        required, profile_id, stack_level, purpose, kind = _head(
+            ("evse_id", evse_id), ("charging_profile", payload), "id", PURPOSES_201
         )
-        kind = _choice(required("charging_profile_kind"), KINDS, "charging_profile_kind")
         if purpose == "ChargingStationExternalConstraints":
             raise ProfileError(
                 "ChargingStationExternalConstraints: set by an external system, not the CSMS"
