@@ -11,7 +11,7 @@ with selectors: `all`, a fleet group's name, charger ids, or a seeded pick from 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -21,7 +21,6 @@ from ocpp_chaos.rules.model import Duration, Rule, SignedDuration
 __all__ = [
     "CHECKS",
     "Check",
-    "Condition",
     "FleetGroup",
     "Pick",
     "RulesSection",
@@ -133,8 +132,8 @@ CHECKS: dict[str, str] = {
     "all_connected": "every selected charger has a live connection to the proxy",
     "all_offline": "no selected charger is connected",
     "queues_empty": "no selected charger has transaction messages waiting to be sent",
-    "transactions": "at least `started` / `ended` transactions were seen by the proxy",
-    "findings": "the oracle found at least `min` findings of `kinds` (any kind if none)",
+    "transactions": "the selected chargers started / ended at least `started` / `ended`",
+    "findings": "the oracle found at least `min` findings of `kinds` (any error if none)",
     "no_findings": "the oracle found no finding of `kinds` (any error finding if none)",
     "max_findings": "the oracle found at most `max` findings of `kinds`",
     "response_time": "the CSMS's `percentile` response time for `actions` is at most `max`",
@@ -145,7 +144,24 @@ CHECKS: dict[str, str] = {
 }
 """What a condition or an expectation can check (the runner evaluates them)."""
 
-METRICS = (
+CheckKind = Literal[
+    "all_accepted",
+    "all_connected",
+    "all_offline",
+    "queues_empty",
+    "transactions",
+    "findings",
+    "no_findings",
+    "max_findings",
+    "response_time",
+    "every_call_answered",
+    "transactions_complete",
+    "queued_acknowledged",
+    "metric",
+]
+assert set(get_args(CheckKind)) == set(CHECKS)
+
+Metric = Literal[
     "transactions_started",
     "transactions_ended",
     "calls_to_csms",
@@ -155,27 +171,16 @@ METRICS = (
     "boots",
     "reconnects",
     "replayed",
-)
+]
+METRICS: tuple[str, ...] = get_args(Metric)
 
 
 class Check(_Model):
     """A condition (steps wait for it) or an expectation (the verdict asks it)."""
 
-    check: Literal[
-        "all_accepted",
-        "all_connected",
-        "all_offline",
-        "queues_empty",
-        "transactions",
-        "findings",
-        "no_findings",
-        "max_findings",
-        "response_time",
-        "every_call_answered",
-        "transactions_complete",
-        "queued_acknowledged",
-        "metric",
-    ]
+    check: CheckKind = Field(
+        description="; ".join(f"{name}: {text}" for name, text in CHECKS.items())
+    )
     name: str | None = Field(None, description="how the verdict calls it (default: generated)")
     chargers: Chargers = Field(default_factory=lambda: ["all"])
     fraction: float = Field(1.0, gt=0, le=1, description="all_*: the share that must hold")
@@ -188,20 +193,7 @@ class Check(_Model):
         default_factory=lambda: ["*"], description="response_time: actions ('*': all)"
     )
     percentile: float = Field(99.0, gt=0, le=100)
-    metric: (
-        Literal[
-            "transactions_started",
-            "transactions_ended",
-            "calls_to_csms",
-            "findings",
-            "error_findings",
-            "chargers_accepted",
-            "boots",
-            "reconnects",
-            "replayed",
-        ]
-        | None
-    ) = None
+    metric: Metric | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> Check:
@@ -247,9 +239,6 @@ class Check(_Model):
         if self.chargers != ["all"]:
             parts.append(",".join(self.chargers))
         return " ".join(parts)
-
-
-Condition = Check
 
 
 # -- steps -------------------------------------------------------------------------------

@@ -174,8 +174,7 @@ class _Run:
         return started
 
     async def stop(self, ids: Iterable[str]) -> int:
-        # one charger at a time: run() ends when its stop event is set, so each stopped
-        # charger gets an event of its own
+        # the fleet shares one stop event: stopping some chargers cancels their runs
         stopped = 0
         for charger_id in ids:
             task = self.tasks.pop(charger_id, None)
