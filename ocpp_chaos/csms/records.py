@@ -122,6 +122,10 @@ class Ledger:
         self.transactions: dict[str | int, TransactionRecord] = {}
         self.starts: dict[tuple[Any, ...], int] = {}
         """(charger, connector, idTag, meterStart, timestamp) → the id given (1.6)."""
+        self.registrations: dict[str, str] = {}
+        """charger id → the status of the last BootNotification answer it got."""
+        self.first_boots: dict[str, float] = {}
+        """charger id → when (monotonic seconds) its first BootNotification came."""
         self._next_id = itertools.count(1)
 
     def record_call(

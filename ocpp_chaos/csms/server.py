@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from ocpp_chaos.csms.boot import BootPolicy
 from ocpp_chaos.csms.records import Ledger, Received, TransactionRecord
 from ocpp_chaos.csms.sessions import SESSION_CLASSES, CsmsSession
 
@@ -45,7 +46,9 @@ class ReferenceCSMS:
     """A WebSocket OCPP server that accepts chargers and answers them correctly.
 
     Use as `async with ReferenceCSMS() as csms:`; `port=0` binds a free port,
-    readable as `csms.port` / `csms.url` after `start()`.
+    readable as `csms.port` / `csms.url` after `start()`. `boot` makes it answer
+    chargers' first boots Pending or Rejected for a while (`BootPolicy`); by default
+    every boot is Accepted.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class ReferenceCSMS:
         heartbeat_interval: int = 300,
         subprotocols: Sequence[str] = DEFAULT_SUBPROTOCOLS,
         sessions: Mapping[str, type[CsmsSession]] | None = None,
+        boot: BootPolicy | None = None,
     ) -> None:
         unknown = [p for p in subprotocols if p not in SESSION_CLASSES]
         if unknown or not subprotocols:
@@ -65,6 +69,7 @@ class ReferenceCSMS:
         self.host = host
         self.port = port
         self.heartbeat_interval = heartbeat_interval
+        self.boot = boot or BootPolicy()
         self.subprotocols = tuple(subprotocols)
         self.session_classes = {**SESSION_CLASSES, **(sessions or {})}
         """subprotocol → the session class that answers it (tests swap in broken ones)."""
@@ -119,6 +124,7 @@ class ReferenceCSMS:
         session = self._sessions.get(charger_id)
         if session is None:
             raise KeyError(f"charger {charger_id!r} is not connected")
+        session.expect(request)
         async with asyncio.timeout(timeout):
             return await session.call(request, suppress=False)
 
@@ -202,7 +208,7 @@ class ReferenceCSMS:
         charger_id = charger_id_from_path(connection.request.path if connection.request else "")
         subprotocol = connection.subprotocol or ""
         session = self.session_classes[subprotocol](
-            charger_id, connection, self._ledger, self.heartbeat_interval
+            charger_id, connection, self._ledger, self.heartbeat_interval, self.boot
         )
         structlog.contextvars.bind_contextvars(charger_id=charger_id, protocol=session.version)
         self.connected[charger_id] = self.connected.get(charger_id, 0) + 1

@@ -10,6 +10,7 @@ frame can end the connection's receive loop.
 from __future__ import annotations
 
 import logging
+import time
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from ocpp.v201 import call_result as call_result_201
 from ocpp.v201.enums import Action as Action201
 from websockets.exceptions import ConnectionClosed
 
+from ocpp_chaos.csms.boot import BootPolicy, requested_by
 from ocpp_chaos.csms.errors import reply_to_malformed, serialise_call_error
 from ocpp_chaos.csms.records import Ledger, energy_wh, ocpp_timestamp
 from ocpp_chaos.frames import Call, CallError, CallResult, Malformed, parse
@@ -58,15 +60,49 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
     one this CSMS has no handler for is NotSupported."""
 
     def __init__(
-        self, charger_id: str, connection: Any, ledger: Ledger, heartbeat_interval: int
+        self,
+        charger_id: str,
+        connection: Any,
+        ledger: Ledger,
+        heartbeat_interval: int,
+        boot: BootPolicy | None = None,
     ) -> None:
         super().__init__(
             charger_id, connection, response_timeout=30, logger=logging.getLogger("ocpp")
         )
         self.ledger = ledger
         self.heartbeat_interval = heartbeat_interval
+        self.boot = boot or BootPolicy()
+        self.asked: set[str] = set()
+        """Actions the CSMS asked this charger for since its last boot (TriggerMessage,
+        GetBaseReport): allowed while Pending."""
         self.wire_payload: dict[str, Any] = {}
         """The payload of the CALL being handled, as sent (camelCase)."""
+
+    # -- registration (boot) ------------------------------------------------------
+
+    def _registration(self) -> tuple[str, int]:
+        """The status and interval to answer this charger's BootNotification with."""
+        now = time.monotonic()
+        first = self.ledger.first_boots.setdefault(self.id, now)
+        status, interval = self.boot.answer(first, now, self.heartbeat_interval)
+        self.ledger.registrations[self.id] = status
+        self.asked.clear()
+        return status, interval
+
+    def admits(self, action: str) -> bool:
+        """Whether a CALL of `action` is handled; if not, it gets CALLERROR SecurityError
+        (a charger whose boot is not Accepted, with a policy that keeps chargers out)."""
+        if not self.boot.enforced or action == "BootNotification":
+            return True
+        status = self.ledger.registrations.get(self.id)
+        return status == "Accepted" or (status == "Pending" and action in self.asked)
+
+    def expect(self, request: Any) -> None:
+        """The CSMS sends `request` to the charger: what it asks for may come while Pending."""
+        action = requested_by(request)
+        if action is not None:
+            self.asked.add(action)
 
     # -- receive path -------------------------------------------------------
 
@@ -110,6 +146,18 @@ class CsmsSession(_LibraryChargePoint):  # type: ignore[misc]  # untyped library
             )
 
     async def _dispatch(self, message: Call) -> None:
+        if not self.admits(message.action):
+            status = self.ledger.registrations.get(self.id)
+            log.info(
+                "csms_not_accepted_yet", charger_id=self.id, action=message.action, status=status
+            )
+            await self._send_error(
+                message.unique_id,
+                "SecurityError",
+                f"{message.action} before the boot was accepted "
+                f"({'boot ' + status if status else 'no boot'})",
+            )
+            return
         route = self.route_map.get(message.action, {})
         if "_on_action" not in route:
             known = message.action in self.actions._value2member_map_
@@ -208,8 +256,9 @@ class Session16(CsmsSession):
             vendor=kwargs.get("charge_point_vendor"),
             model=kwargs.get("charge_point_model"),
         )
+        status, interval = self._registration()
         return call_result_16.BootNotification(
-            current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
+            current_time=ocpp_timestamp(), interval=interval, status=status
         )
 
     @on("Heartbeat")
@@ -308,8 +357,9 @@ class Session2x(CsmsSession):
             model=station.get("model"),
             reason=kwargs.get("reason"),
         )
+        status, interval = self._registration()
         return self._call_result.BootNotification(
-            current_time=ocpp_timestamp(), interval=self.heartbeat_interval, status="Accepted"
+            current_time=ocpp_timestamp(), interval=interval, status=status
         )
 
     @on("Heartbeat")

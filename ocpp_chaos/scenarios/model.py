@@ -23,6 +23,7 @@ __all__ = [
     "Check",
     "FleetGroup",
     "Pick",
+    "ReferenceCsms",
     "RulesSection",
     "Scenario",
     "Step",
@@ -95,6 +96,27 @@ class RulesSection(_Model):
         default_factory=list, description="rule files, relative to the scenario file"
     )
     inline: list[Rule] = Field(default_factory=list, description="rules written here")
+
+
+class ReferenceCsms(_Model):
+    """How the embedded reference CSMS behaves (ignored when the run has a target: set up
+    your CSMS the same way)."""
+
+    boot: Literal["Accepted", "Pending", "Rejected"] = Field(
+        "Accepted",
+        description="the answer to each charger's boots for `accept_after` after its first "
+        "one (then Accepted); until a charger's boot is Accepted, its other CALLs get "
+        "CALLERROR SecurityError",
+    )
+    accept_after: Duration = Field(
+        10.0, description="Pending / Rejected: how long after a charger's first boot"
+    )
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for `ReferenceCSMS`."""
+        from ocpp_chaos.csms.boot import BootPolicy
+
+        return {"boot": BootPolicy(self.boot, self.accept_after)}
 
 
 # -- selecting chargers -----------------------------------------------------------------
@@ -420,6 +442,10 @@ class Scenario(_Model):
     seed: int = 1
     target: str | None = Field(
         None, description="the CSMS URL (--target overrides; none: the embedded reference CSMS)"
+    )
+    reference_csms: ReferenceCsms = Field(
+        default_factory=lambda: ReferenceCsms(),
+        description="how the embedded reference CSMS behaves (not used with a target)",
     )
     duration: Duration = Field(300.0, gt=0, description="the whole run's limit")
     settle: Duration = Field(

@@ -15,7 +15,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Subprotocol
 
-from ocpp_chaos.csms import ReferenceCSMS, charger_id_from_path, ocpp_timestamp, run_csms
+from ocpp_chaos.csms import (
+    BootPolicy,
+    ReferenceCSMS,
+    charger_id_from_path,
+    ocpp_timestamp,
+    run_csms,
+)
 from ocpp_chaos.testing.chargers import run_charger_flow
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -170,6 +176,70 @@ async def test_boot_and_heartbeat_answers(csms: ReferenceCSMS, version: str) -> 
     assert answer[2]["status"] == "Accepted"
     assert answer[2]["interval"] == 42
     assert TIMESTAMP.match(answer[2]["currentTime"])
+
+
+def boot_payload(version: str) -> dict[str, Any]:
+    if version == "1.6":
+        return {"chargePointVendor": "V", "chargePointModel": "M"}
+    return {"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("status", ["Pending", "Rejected"])
+async def test_boots_held_pending_then_accepted(version: str, status: str) -> None:
+    policy = BootPolicy(status, hold=1.5)  # type: ignore[arg-type]
+    async with ReferenceCSMS(heartbeat_interval=42, boot=policy) as csms:
+        async with asyncio.timeout(STEP), await raw(csms, "CP-held", version) as ws:
+            await ws.send(json.dumps([2, "h-0", "Heartbeat", {}]))  # before any boot
+            assert (await reply(ws))[:3] == [4, "h-0", "SecurityError"]
+            await ws.send(json.dumps([2, "b-1", "BootNotification", boot_payload(version)]))
+            first = await reply(ws)
+            assert first[2]["status"] == status
+            assert first[2]["interval"] == 2  # the hold left, rounded up
+            await ws.send(json.dumps([2, "h-1", "Heartbeat", {}]))
+            assert (await reply(ws))[:3] == [4, "h-1", "SecurityError"]
+            await asyncio.sleep(1.6)
+            await ws.send(json.dumps([2, "b-2", "BootNotification", boot_payload(version)]))
+            second = await reply(ws)
+            assert second[2]["status"] == "Accepted"
+            assert second[2]["interval"] == 42
+            await heartbeat_answered(ws)
+        # accepted for good: a reconnect without a boot is served
+        async with asyncio.timeout(STEP), await raw(csms, "CP-held", version) as ws:
+            await heartbeat_answered(ws)
+    assert csms.received_actions("CP-held").count("Heartbeat") == 4  # refused ones recorded
+
+
+async def test_while_pending_the_csms_takes_what_it_asked_for() -> None:
+    from ocpp.v201 import call as call_201
+
+    async with ReferenceCSMS(boot=BootPolicy("Pending", hold=60)) as csms:
+        async with asyncio.timeout(STEP), await raw(csms, "CP-trig", "2.0.1") as ws:
+            await ws.send(json.dumps([2, "b-1", "BootNotification", boot_payload("2.0.1")]))
+            assert (await reply(ws))[2]["status"] == "Pending"
+            asked = asyncio.create_task(
+                csms.call("CP-trig", call_201.TriggerMessage(requested_message="Heartbeat"))
+            )
+            command = await reply(ws)
+            assert command[2] == "TriggerMessage"
+            await ws.send(json.dumps([3, command[1], {"status": "Accepted"}]))
+            await asked
+            await heartbeat_answered(ws)  # asked for
+            status = {"timestamp": ocpp_timestamp(), "connectorStatus": "Available"}
+            status |= {"evseId": 1, "connectorId": 1}
+            await ws.send(json.dumps([2, "s-1", "StatusNotification", status]))
+            assert (await reply(ws))[:3] == [4, "s-1", "SecurityError"]  # not asked for
+
+
+def test_boot_policy_answers() -> None:
+    assert BootPolicy().answer(0.0, 0.0, 300) == ("Accepted", 300)
+    assert BootPolicy("Pending", 10).answer(100.0, 100.0, 300) == ("Pending", 10)
+    assert BootPolicy("Rejected", 10).answer(100.0, 109.5, 300) == ("Rejected", 1)
+    assert BootPolicy("Pending", 10).answer(100.0, 110.0, 300) == ("Accepted", 300)
+    with pytest.raises(ValueError, match="boot status"):
+        BootPolicy("Maybe")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="hold"):
+        BootPolicy("Pending", -1)
 
 
 # -- garbage ------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from ocpp.exceptions import GenericError
 
 from ocpp_chaos.csms import ReferenceCSMS
 from ocpp_chaos.csms.sessions import CsmsSession, Session16, Session201
+from ocpp_chaos.frames import Call
 from ocpp_chaos.ocpp_routing import on
+from ocpp_chaos.scenarios.model import Scenario
 
 
 class SlowStatus16(Session16):
@@ -179,6 +181,48 @@ class SlowBoot201(Session201):
         return Session201.on_boot_notification(self, **kwargs)
 
 
+class RejectsLateMeterValues16(Session16):
+    """MeterValues for a transaction that has already stopped: CALLERROR."""
+
+    @on("MeterValues")
+    def on_meter_values(self, **kwargs: Any) -> Any:
+        record = self.ledger.transactions.get(kwargs.get("transaction_id"))
+        if record is not None and record.ended:
+            raise GenericError(description="the transaction has already stopped")
+        return Session16.on_meter_values(self, **kwargs)
+
+
+class RejectsLateTransactionEvent201(Session201):
+    """A TransactionEvent that comes after its transaction's Ended event (so with a seqNo
+    lower than the Ended one's): CALLERROR."""
+
+    @on("TransactionEvent")
+    def on_transaction_event(self, **kwargs: Any) -> Any:
+        tx = str(kwargs["transaction_info"]["transaction_id"])
+        record = self.ledger.transactions.get(tx)
+        if record is not None and record.ended:
+            raise GenericError(description="the transaction has already ended")
+        return Session201.on_transaction_event(self, **kwargs)
+
+
+class AcceptsBeforeBoot201(Session201):
+    """Answers a charger whose boot it has not accepted (it told it Pending) as if it had."""
+
+    def admits(self, action: str) -> bool:
+        return True
+
+
+class HangsUpOnPending16(Session16):
+    """Closes the connection of a charger that sends a request while its boot is Pending
+    (OCPP 1.6 §4.2: the channel SHOULD NOT be closed while Pending)."""
+
+    async def _dispatch(self, message: Call) -> None:
+        if not self.admits(message.action):
+            await self._connection.close(1008, "not accepted")
+            return
+        await Session16._dispatch(self, message)
+
+
 BUGS: dict[str, dict[str, type[CsmsSession]]] = {
     "basic-charge-cycle": {"ocpp1.6": SlowStatus16, "ocpp2.0.1": SlowStatus201},
     "csms-outage-reconnect-storm": {
@@ -203,9 +247,18 @@ BUGS: dict[str, dict[str, type[CsmsSession]]] = {
         "ocpp1.6": ForgetsOnReconnect16,
         "ocpp2.0.1": RejectsOffline201,
     },
+    "out-of-order-transaction-messages": {
+        "ocpp1.6": RejectsLateMeterValues16,
+        "ocpp2.0.1": RejectsLateTransactionEvent201,
+    },
+    "requests-before-boot-accepted": {
+        "ocpp1.6": HangsUpOnPending16,
+        "ocpp2.0.1": AcceptsBeforeBoot201,
+    },
 }
 """Scenario name → the broken session classes it must catch."""
 
 
-def broken_csms(scenario: str) -> ReferenceCSMS:
-    return ReferenceCSMS(port=0, sessions=BUGS[scenario])
+def broken_csms(scenario: Scenario) -> ReferenceCSMS:
+    """The reference CSMS with the scenario's bug, set up as the scenario sets it up."""
+    return ReferenceCSMS(port=0, sessions=BUGS[scenario.name], **scenario.reference_csms.options())

@@ -48,7 +48,7 @@ async def _run_all(broken: bool) -> dict[str, ScenarioResult]:
         loaded = load_scenario(path)
         if not broken:
             return path.stem, await run_scenario(loaded, RunOptions())
-        async with broken_csms(loaded.scenario.name) as csms:
+        async with broken_csms(loaded.scenario) as csms:
             return path.stem, await run_scenario(loaded, RunOptions(target=csms.url))
 
     return dict(await asyncio.gather(*(one(p) for p in LIBRARY)))
