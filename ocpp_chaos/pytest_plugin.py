@@ -77,6 +77,26 @@ async def chaos_proxy(chaos_csms_url: str) -> AsyncIterator[Any]:
 
 
 @_async_fixture
+async def chaos_api(chaos_proxy: Any) -> AsyncIterator[Any]:
+    """A client of the control API (`ocpp_chaos.api.client.ApiClient`) of an engine around
+    `chaos_proxy`: the same operations as the console and CI scripts (`add_chargers`,
+    `fleet_command`, `fire`, `faults`, `findings`, `events`, ...)."""
+    from ocpp_chaos.api.client import ApiClient
+    from ocpp_chaos.api.engine import Engine
+    from ocpp_chaos.api.server import ApiServer
+
+    engine = Engine(chaos_proxy)
+    server = ApiServer(engine, "127.0.0.1", 0)
+    await server.start()
+    try:
+        async with ApiClient(server.url) as client:
+            yield client
+    finally:
+        await server.stop()
+        await engine.stop()
+
+
+@_async_fixture
 async def chaos_charger(chaos_proxy: Any) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await chaos_charger(charger_id, protocol="1.6", **options)`: a running virtual
     charger connected through the proxy (stopped at the end of the test)."""

@@ -3,6 +3,7 @@ CSMS team would, against the embedded CSMS (no --csms-url given)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ocpp_chaos.simulator.charger import ChargerState
@@ -36,3 +37,18 @@ def test_the_plugin_is_registered() -> None:
 
     (entry,) = [e for e in entry_points(group="pytest11") if e.name == "ocpp_chaos"]
     assert entry.value == "ocpp_chaos.pytest_plugin"
+
+
+async def test_the_control_api_fixture(chaos_api, chaos_proxy) -> None:
+    (charger_id,) = await chaos_api.add_chargers(1, protocol="1.6")
+    for _ in range(200):
+        if (await chaos_api.fleet())["states"].get("accepted") == 1:
+            break
+        await asyncio.sleep(0.05)
+    fired = await chaos_api.fire({"type": "disconnect"}, [charger_id])
+    assert fired["chargers"] == [charger_id]
+    for _ in range(200):
+        if chaos_proxy.totals["sessions"] >= 2:  # it came back through the proxy
+            break
+        await asyncio.sleep(0.05)
+    assert chaos_proxy.totals["sessions"] >= 2

@@ -58,6 +58,7 @@ from ocpp_chaos.frames import (
 from ocpp_chaos.frames.codes import is_valid_error_code
 
 __all__ = [
+    "HISTOGRAM_BOUNDS",
     "KINDS",
     "Finding",
     "Oracle",
@@ -75,7 +76,8 @@ Severity = Literal["error", "warning"]
 
 # kind -> (severity, reference in OCPP 1.6, reference in OCPP 2.0.1/2.1, description).
 # "OCPP-J 1.6" is the OCPP-J 1.6 specification; "2.0.1 Part 4" is OCPP-J for 2.0.1
-# (2.1's Part 4 keeps those section numbers); Part 2 holds the use cases (B02, E13...).
+# (2.1's Part 4 keeps the §4 RPC numbers but not all of §3 and §5: for 2.1 sessions read
+# the §3 references as 2.0.1's); Part 2 holds the use cases (B02, E13...).
 _TABLE: dict[str, tuple[Severity, str | None, str | None, str]] = {
     "slow_response": (
         "warning",
@@ -306,6 +308,12 @@ _BUCKETS = 7 * _PER_DECADE + 1
 """100 µs to 1,000 s, ten buckets per decade (each ~26% wide), plus one above."""
 _BOUNDS = [_BUCKET_MIN * 10 ** (i / _PER_DECADE) for i in range(_BUCKETS)]
 _BUCKET_OF = partial(bisect_left, _BOUNDS)
+HISTOGRAM_BOUNDS: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
+)  # fmt: skip
+"""Upper bounds (seconds) of the fixed buckets of `ResponseTimes.histogram()`: the usual
+Prometheus ones, with 1 and 2.5 ms for a near CSMS and 30 s for the default timeout."""
+_HISTOGRAM_OF = partial(bisect_left, HISTOGRAM_BOUNDS)
 _MAX_ACTIONS = 256
 _OTHER_ACTION = "(other)"
 
@@ -315,7 +323,8 @@ class ResponseTimes:
     and a bounded uniform reservoir of samples for the percentiles.
 
     Percentiles are exact up to `reservoir` samples and estimates from a uniform
-    sample beyond; the buckets count every sample (Prometheus-style histogram).
+    sample beyond; the buckets count every sample (Prometheus-style histogram), both
+    the log-scale ones of `buckets()` and the fixed `HISTOGRAM_BOUNDS` of `histogram()`.
     `add()` only queues a sample (it runs for every answer); they are folded in by
     the hundred, or when a figure is read.
     """
@@ -323,6 +332,7 @@ class ResponseTimes:
     __slots__ = (
         "_buckets",
         "_count",
+        "_fixed",
         "_max",
         "_queued",
         "_random",
@@ -340,6 +350,7 @@ class ResponseTimes:
         self._total = 0.0
         self._max = 0.0
         self._buckets = [0] * (_BUCKETS + 1)
+        self._fixed = [0] * (len(HISTOGRAM_BOUNDS) + 1)
         self._reservoir: list[float] = []
         self._size = reservoir
         self._random = random.Random(seed).random
@@ -366,6 +377,9 @@ class ResponseTimes:
         # Each sample in the bucket of the first bound >= it (past the last: the overflow).
         for index, hits in Counter(map(_BUCKET_OF, queued)).items():
             buckets[index] += hits
+        fixed = self._fixed
+        for index, hits in Counter(map(_HISTOGRAM_OF, queued)).items():
+            fixed[index] += hits
         n = self._count
         self._count = n + len(queued)
         self._total += sum(queued)
@@ -441,6 +455,18 @@ class ResponseTimes:
         return [
             (_BOUNDS[i] if i < _BUCKETS else math.inf, n) for i, n in enumerate(self._buckets) if n
         ]
+
+    def histogram(self) -> tuple[list[tuple[float, int]], float]:
+        """The Prometheus histogram of every sample: ([(upper bound in seconds, samples <=
+        it), ...] for each of `HISTOGRAM_BOUNDS` and then inf, cumulative, the last being
+        the count), sum in seconds); all from one fold, so they agree."""
+        self._fold()
+        out = []
+        running = 0
+        for le, n in zip((*HISTOGRAM_BOUNDS, math.inf), self._fixed, strict=True):
+            running += n
+            out.append((le, running))
+        return out, self._total
 
     def to_json(self) -> dict[str, Any]:
         """{count, p50, p95, p99, max, mean (seconds), buckets: [[upper_s, count], ...]};
@@ -625,6 +651,7 @@ class Oracle:
         self._wall = wall_clock
         self._findings: list[Finding] = []
         self._counts: dict[str, int] = {}
+        self._by_severity: dict[tuple[str, Severity], int] = {}
         self._dropped: dict[str, int] = {}
         self._times: dict[str, ResponseTimes] = {}
         self._watches: dict[str, SessionWatch] = {}
@@ -646,6 +673,11 @@ class Oracle:
     def counts(self) -> dict[str, int]:
         """kind -> how many were found (kept or not)."""
         return dict(self._counts)
+
+    def counts_by_severity(self) -> dict[tuple[str, Severity], int]:
+        """(kind, severity) -> how many were found (kept or not). A kind's findings may
+        differ from its default severity in `KINDS` (e.g. a warning on OCPP 1.6)."""
+        return dict(self._by_severity)
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -867,6 +899,8 @@ class Oracle:
             evidence={k: v for k, v in evidence.items() if v is not None},
         )
         self._counts[kind] = self._counts.get(kind, 0) + 1
+        key = (kind, finding.severity)
+        self._by_severity[key] = self._by_severity.get(key, 0) + 1
         if self._collect is not None:
             self._collect.append(finding)
         if len(self._findings) < self.config.max_findings:
@@ -1301,6 +1335,8 @@ class SessionWatch:
             return
         if self.charger.unacked:
             self.charger.unacked.pop(_tx_key(call), None)  # reported now, not at the end
+        if mark is not None and mark[0] and message.code == "SecurityError":
+            return  # written before the boot was accepted: the answer B02.FR.09 asks for
         if mark is not None and mark[1] is not None:
             self._report(
                 "seqno_rejected",

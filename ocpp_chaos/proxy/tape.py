@@ -48,12 +48,25 @@ class Tape:
                 continue
             if item is _STOP:
                 break
+            if isinstance(item, threading.Event):
+                f.flush()
+                item.set()
+                continue
             try:
                 f.write(orjson.dumps(item, default=str) + b"\n")
                 self.written += 1
             except (TypeError, OSError, ValueError):
                 self.errors += 1
         f.flush()
+
+    def sync(self, timeout: float = 5.0) -> bool:
+        """Wait (blocking; call it from a thread) until every line queued so far is
+        written and flushed. False if the writer did not get there within `timeout`."""
+        if self._closed:
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
 
     def close(self) -> None:
         """Write everything queued so far, flush and close the file."""

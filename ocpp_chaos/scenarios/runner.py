@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from ocpp_chaos.aio import spawn, wind_down
+from ocpp_chaos.api.commands import CHARGER_COMMANDS, run_charger_command
 from ocpp_chaos.scenarios.loader import LoadedScenario
 from ocpp_chaos.scenarios.model import Check, FleetGroup, Scenario
 from ocpp_chaos.scenarios.result import (
@@ -399,7 +400,9 @@ async def run_scenario(loaded: LoadedScenario, options: RunOptions | None = None
             if target is None:
                 from ocpp_chaos.csms import ReferenceCSMS
 
-                run.csms = await stack.enter_async_context(ReferenceCSMS(port=0))
+                run.csms = await stack.enter_async_context(
+                    ReferenceCSMS(port=0, **scenario.reference_csms.options())
+                )
                 target = run.csms.url
             run.proxy = await stack.enter_async_context(_proxy(target, run, options))
             stack.push_async_callback(_stop_fleet, run)
@@ -595,16 +598,8 @@ async def _do(run: _Run, step: Any, index: int) -> int:
         return await run.start(ids)
     if do == "stop_chargers":
         return await run.stop(ids)
-    if do == "plug_in":
-        return await _each(run, ids, lambda c: c.plug_in(step.connector))
-    if do == "unplug":
-        return await _each(run, ids, lambda c: c.unplug(step.connector))
-    if do == "authorize":
-        return await _each(run, ids, lambda c: c.authorize(step.id_tag))
-    if do == "start_transaction":
-        return await _each(run, ids, lambda c: _start_tx(c, step.connector, step.id_tag))
-    if do == "stop_transaction":
-        return await _each(run, ids, lambda c: c.stop_transaction(step.connector, step.reason))
+    if do in CHARGER_COMMANDS:
+        return await _each(run, ids, lambda c: run_charger_command(c, step))
     if do == "send_raw":
         fault = {"type": "inject", "to": step.to, "frame": step.frame}
         for charger_id in ids:
@@ -634,16 +629,6 @@ async def _do(run: _Run, step: Any, index: int) -> int:
         else:
             run.close_window(key)
         return len(ids)
-    if do == "reboot":
-        return await _each(run, ids, lambda c: c.reset(step.kind))
-    if do == "power_loss":
-        return await _each(run, ids, lambda c: _sync(c.power_loss, keep_queue=step.keep_queue))
-    if do == "clock_drift":
-        return await _each(run, ids, lambda c: _sync(c.drift_clock, step.offset, step.ppm))
-    if do == "connector_fault":
-        return await _each(run, ids, lambda c: c.connector_fault(step.connector, step.error_code))
-    if do == "clear_connector_fault":
-        return await _each(run, ids, lambda c: c.clear_connector_fault(step.connector))
     if do == "restart_connection":
         for charger_id in ids:
             run.proxy.rules.fire({"type": "disconnect"}, charger_id)
@@ -660,16 +645,6 @@ async def _do(run: _Run, step: Any, index: int) -> int:
         await _steady(run, "during")
         return 0
     raise ScenarioError(f"unknown step {do!r}")
-
-
-async def _start_tx(charger: VirtualCharger, connector: int, id_tag: str) -> bool:
-    if charger.evs.get(connector) is None:
-        await charger.plug_in(connector)
-    return await charger.start_transaction(connector, id_tag)
-
-
-async def _sync(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    fn(*args, **kwargs)
 
 
 def _ask_end(run: _Run) -> None:

@@ -10,7 +10,14 @@ import structlog
 
 from ocpp_chaos.frames import Direction
 from ocpp_chaos.proxy.monitor import SessionMonitor
-from ocpp_chaos.proxy.oracle import KINDS, Finding, Oracle, OracleConfig, ResponseTimes
+from ocpp_chaos.proxy.oracle import (
+    HISTOGRAM_BOUNDS,
+    KINDS,
+    Finding,
+    Oracle,
+    OracleConfig,
+    ResponseTimes,
+)
 
 UP, DOWN = Direction.UP, Direction.DOWN
 NOW = "2026-11-25T10:00:00.000Z"
@@ -577,6 +584,21 @@ def test_accepted_before_boot_while_pending() -> None:
     assert link.kinds() == ["accepted_before_boot"]
 
 
+def test_a_transaction_event_refused_before_the_boot_is_no_rejection() -> None:
+    link = Link("ocpp2.0.1")
+    boot_201(link, status="Pending")
+    link.up(frame(2, "t", "TransactionEvent", tx_event(0, event="Started")))
+    link.down(frame(4, "t", "SecurityError", "boot first", {}))  # B02.FR.09
+    assert link.kinds() == []
+    link.up(frame(2, "t2", "TransactionEvent", tx_event(1)))
+    link.down(frame(4, "t2", "InternalError", "oops", {}))  # not the answer asked for
+    assert link.kinds() == ["transaction_message_rejected"]
+    boot_201(link, uid="b2")
+    link.up(frame(2, "t3", "TransactionEvent", tx_event(2)))
+    link.down(frame(4, "t3", "SecurityError", "no", {}))  # accepted now: a rejection
+    assert link.kinds() == ["transaction_message_rejected", "transaction_message_rejected"]
+
+
 def test_what_the_csms_asked_for_while_pending_may_be_accepted() -> None:
     link = Link("ocpp2.0.1")
     boot_201(link, status="Pending")
@@ -681,6 +703,15 @@ def test_findings_are_capped_and_counted() -> None:
     assert len(link.oracle.findings()) == 3
     assert link.oracle.counts() == {"unknown_unique_id": 5}
     assert link.oracle.dropped == {"unknown_unique_id": 2}
+    assert link.oracle.counts_by_severity() == {("unknown_unique_id", "error"): 5}
+
+
+def test_counts_by_severity_follow_each_finding() -> None:
+    for by, code in (("csms", 1000), ("csms", 1006)):
+        link = Link()
+        link.close(by=by, code=code)
+        severity = "warning" if code == 1000 else "error"
+        assert link.oracle.counts_by_severity() == {("closed_by_csms", severity): 1}
 
 
 def test_subscribers_logs_and_json() -> None:
@@ -760,6 +791,19 @@ def test_response_times_buckets_percentiles_and_bounded_reservoir() -> None:
     small.add(0.0009)
     ((le, n),) = small.buckets()
     assert n == 1 and 0.0009 <= le < 0.0009 * 1.3
+
+
+def test_response_times_fixed_histogram_is_cumulative_and_counts_every_sample() -> None:
+    times = ResponseTimes(reservoir=4)
+    samples = [-1.0, 0.0, 0.001, 0.0011, 0.005, 2.0, 30.0, 31.0, 1e9] * 40  # folds at 256
+    for x in samples:
+        times.add(x)
+    buckets, total = times.histogram()
+    assert [le for le, _n in buckets] == [*HISTOGRAM_BOUNDS, float("inf")]
+    for le, n in buckets:  # a sample on a bound is in that bound's bucket (le: <=)
+        assert n == sum(1 for x in samples if max(x, 0.0) <= le)
+    assert buckets[-1][1] == times.count == len(samples)
+    assert total == pytest.approx(times.total) == pytest.approx(sum(max(x, 0.0) for x in samples))
 
 
 def test_per_session_state_is_bounded() -> None:
