@@ -80,3 +80,16 @@ async def run_cli(*args: str, timeout: float = 60.0) -> tuple[int, str, str]:
             await proc.wait()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--snapshot-update` rewrites the console's screen snapshots (tests/console/)."""
+    try:
+        parser.addoption(
+            "--snapshot-update",
+            action="store_true",
+            default=False,
+            help="rewrite the snapshot files instead of comparing with them",
+        )
+    except ValueError:  # a snapshot plugin (syrupy) declares the same option
+        pass

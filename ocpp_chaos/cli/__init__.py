@@ -11,12 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from ocpp_chaos import __version__
-from ocpp_chaos.cli import csms, demo, fleet, proxy, rules, run, schema
+from ocpp_chaos.cli import console, csms, demo, fleet, proxy, rules, run, schema, web
 from ocpp_chaos.cli.common import ExitStatus
 
 __all__ = ["ExitStatus", "build_parser", "main"]
 
-_COMMANDS = (proxy, fleet, run, csms, demo, rules, schema)
+_COMMANDS = (proxy, fleet, run, csms, demo, console, rules, schema, web)
 
 
 def build_parser() -> argparse.ArgumentParser:

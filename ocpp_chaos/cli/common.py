@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from enum import IntEnum
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ExitStatus", "add_logging_options", "parse_hostport", "run_until_signal"]
+__all__ = [
+    "ExitStatus",
+    "add_api_options",
+    "add_logging_options",
+    "api_token",
+    "console_log_file",
+    "parse_hostport",
+    "run_until_signal",
+]
+
+TOKEN_ENV = "OCPP_CHAOS_API_TOKEN"
+"""The environment variable a control API token may come from (not the command line,
+where other users of the machine can read it)."""
 
 
 class ExitStatus(IntEnum):
@@ -38,7 +52,7 @@ def parse_hostport(value: str, *, default_host: str = "127.0.0.1") -> tuple[str,
     return host, port
 
 
-def add_logging_options(parser: argparse.ArgumentParser) -> None:
+def add_logging_options(parser: argparse.ArgumentParser, *, level: str = "info") -> None:
     parser.add_argument(
         "--headless",
         action="store_true",
@@ -46,10 +60,63 @@ def add_logging_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level",
-        default="info",
+        default=level,
         choices=["debug", "info", "warning", "error"],
-        help="default: info",
+        help=f"default: {level}",
     )
+
+
+def add_api_options(parser: argparse.ArgumentParser) -> None:
+    """The engine's control API: where it listens, its token, and the console's log file."""
+    parser.add_argument(
+        "--api",
+        type=parse_hostport,
+        default=("127.0.0.1", 8181),
+        metavar="HOST:PORT",
+        help="where the control API listens (default 127.0.0.1:8181; port 0 picks one). "
+        "Anything but loopback needs a token",
+    )
+    parser.add_argument("--no-api", action="store_true", help="no control API (headless only)")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--api-token",
+        metavar="TOKEN",
+        help=f"the control API's token (better: --api-token-file or ${TOKEN_ENV})",
+    )
+    token.add_argument(
+        "--api-token-file", type=Path, metavar="FILE", help="read the API token from FILE"
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="FILE",
+        help="where logs go while the console runs (default: "
+        "~/.local/state/ocpp-chaos/console.log)",
+    )
+
+
+def api_token(args: argparse.Namespace) -> str | None:
+    """The token from --api-token, --api-token-file or the environment (None: no token)."""
+    if getattr(args, "api_token", None):
+        return str(args.api_token)
+    path = getattr(args, "api_token_file", None)
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"--api-token-file: {exc.strerror}: {path}") from None
+        if not text:
+            raise ValueError(f"--api-token-file: {path} is empty")
+        return text
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def console_log_file(args: argparse.Namespace) -> Path:
+    """Where logs go while the console owns the terminal."""
+    if getattr(args, "log_file", None) is not None:
+        return Path(args.log_file)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "ocpp-chaos" / "console.log"
 
 
 def run_until_signal(

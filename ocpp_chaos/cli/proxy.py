@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ocpp_chaos.cli.common import ExitStatus, add_logging_options, parse_hostport, run_until_signal
+from ocpp_chaos.cli.common import (
+    ExitStatus,
+    add_api_options,
+    add_logging_options,
+    parse_hostport,
+    run_until_signal,
+)
+from ocpp_chaos.cli.engine import check_engine_options, configure_logs, run_engine
 
 HELP = "relay chargers to a CSMS through the chaos proxy"
 
@@ -97,6 +104,7 @@ def add_parser(sub: Any) -> None:
         metavar="SECONDS",
         help="the CSMS oracle reports CALLs left unanswered this long (default 30)",
     )
+    add_api_options(p)
     add_logging_options(p)
     p.set_defaults(run=run)
 
@@ -125,7 +133,6 @@ def validate_tls(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ocpp_chaos import log
     from ocpp_chaos.rules.loader import RuleFileError, load_rule_files
 
     # The rule files first: a mistake in one stops the command before anything starts.
@@ -135,7 +142,11 @@ def run(args: argparse.Namespace) -> int:
         for rule_problem in exc.problems:
             print(rule_problem, file=sys.stderr)
         return int(ExitStatus.BAD_INPUT)
-    log.configure(headless=args.headless, level=args.log_level)
+    problem = check_engine_options(args)
+    if problem:
+        print(f"ocpp-chaos proxy: {problem}", file=sys.stderr)
+        return int(ExitStatus.BAD_INPUT)
+    configure_logs(args)
     problem = validate_tls(args)
     if problem:
         import structlog
@@ -148,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     import structlog
 
+    from ocpp_chaos.api.engine import Engine
     from ocpp_chaos.proxy import DEFAULT_MAX_FRAME_SIZE, ProxyConfig, ProxyServer
     from ocpp_chaos.proxy.oracle import OracleConfig
 
@@ -181,18 +193,14 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     server = ProxyServer(config, rules=rules)
     for rule in rules:
         logger.info("rule_loaded", rule=rule.name, fault=rule.fault.type, enabled=rule.enabled)
+    engine = Engine(server, csms=csms, seed=args.seed)
     try:
         await server.start()
     except OSError as exc:
         logger.error("listen_failed", listen=f"{host}:{port}", error=str(exc))
+        if not args.headless:
+            print(f"ocpp-chaos proxy: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         if csms is not None:
             await csms.stop()
         return int(ExitStatus.BAD_INPUT)
-    try:
-        await stop.wait()
-        logger.info("shutdown_requested")
-    finally:
-        await server.stop()
-        if csms is not None:
-            await csms.stop()
-    return int(ExitStatus.OK)
+    return await run_engine(engine, args, stop, title=f"ocpp-chaos proxy {server.url}")

@@ -40,9 +40,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="check the files and print the plan; run nothing"
     )
-    add_logging_options(p)
+    add_logging_options(p, level="warning")
     # the progress line and the verdict are the interactive output; logs only for trouble
-    p.set_defaults(run=run, log_level="warning")
+    p.set_defaults(run=run)
 
 
 def scenario_files(paths: list[Path]) -> list[Path]:

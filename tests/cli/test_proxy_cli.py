@@ -14,6 +14,8 @@ from ocpp_chaos.testing.raw import RawClient
 
 
 async def _start(*args: str) -> tuple[asyncio.subprocess.Process, str, list[dict]]:
+    if "--api" not in args and "--no-api" not in args:
+        args = (*args, "--api", "127.0.0.1:0")  # never the fixed default port in tests
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -216,3 +218,49 @@ async def test_proxy_without_upstream_relays_to_the_embedded_csms() -> None:
             proc.kill()
             await proc.wait()
     assert any(e["event"] == "embedded_csms" for e in logs)
+
+
+async def test_proxy_serves_the_control_api(tmp_path) -> None:
+    from ocpp_chaos.api.client import ApiClient, ApiError
+
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-123\n")
+    proc, url, logs = await _start(
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--headless",
+        "--api",
+        "127.0.0.1:0",
+        "--api-token-file",
+        str(token_file),
+    )
+    try:
+        assert proc.stderr is not None
+        async with asyncio.timeout(20):
+            while not any(e["event"] == "api_listening" for e in logs):
+                logs.append(json.loads(await proc.stderr.readline()))
+        api_url = next(e["url"] for e in logs if e["event"] == "api_listening")
+        async with ApiClient(api_url, token="tok-123") as api:
+            status = await api.status()
+            assert status["proxy"] == url and status["embedded_csms"] is True
+        async with ApiClient(api_url) as api:
+            with pytest.raises(ApiError) as info:
+                await api.status()
+            assert info.value.status == 401
+        assert await _stop(proc, logs) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert "tok-123" not in json.dumps(logs)
+
+
+def test_a_public_api_address_needs_a_token(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("OCPP_CHAOS_API_TOKEN", raising=False)
+    code = main(["proxy", "--headless", "--listen", "127.0.0.1:0", "--api", "0.0.0.0:0"])
+    assert code == 2
+    assert "needs a token" in capsys.readouterr().err
+    code = main(["proxy", "--listen", "127.0.0.1:0", "--no-api"])
+    assert code == 2
+    assert "--no-api needs --headless" in capsys.readouterr().err

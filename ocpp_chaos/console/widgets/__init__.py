@@ -1,0 +1,1 @@
+"""The console's widgets: the sessions table, keyed tables, the frame log and detail."""
