@@ -1,46 +1,96 @@
-"""The demo: the embedded reference CSMS, the proxy in front of it and a few chargers.
+"""The demo: the embedded reference CSMS (or yours), the proxy in front of it, a fleet of
+virtual chargers (OCPP 1.6 and 2.0.1) with EVs arriving and charging, and a chaos timeline
+that rotates through signal loss, corrupted frames, reordering and a CSMS outage.
 
-First form (issue #2): a handful of ocpp-library test chargers boot, send
-heartbeats and run transactions through the proxy for a while; the demo then
-prints what the proxy saw.
+It runs on an `Engine`, so the console shows it live and the operator can fire faults of
+their own while it runs (the demo's rules are ordinary rules: toggle them in the rules
+panel). At the end it asks what a CSMS must have done (every charger back and accepted,
+every transaction message acknowledged, every CALL answered, no error found by the oracle)
+and gives a verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from ocpp_chaos.aio import spawn
-from ocpp_chaos.proxy import FrameRecord, ProxyConfig, ProxyServer, SessionEvent
-from ocpp_chaos.proxy.oracle import Finding
+from ocpp_chaos.api.engine import Engine
+from ocpp_chaos.proxy import FrameRecord, SessionEvent
+from ocpp_chaos.scenarios.result import ExpectationResult, ScenarioResult
 
-__all__ = ["DemoSummary", "run_demo"]
+__all__ = ["DEMO_RULES", "PHASES", "DemoSummary", "run_demo"]
 
 log = structlog.get_logger("ocpp_chaos.demo")
+
+DEMO_RULES: list[dict[str, Any]] = [
+    {
+        "name": "demo-corrupt",
+        "description": "a flaky modem: 30% of heartbeats, status and meter values arrive "
+        "as broken JSON (the CSMS must answer them with a CALLERROR)",
+        "enabled": False,
+        "match": {
+            "direction": "up",
+            "message": "call",
+            "action": ["Heartbeat", "StatusNotification", "MeterValues"],
+        },
+        "probability": 0.3,
+        "fault": {"type": "corrupt", "mode": "invalid_json"},
+    },
+    {
+        "name": "demo-reorder",
+        "description": "status and meter values overtaken by later frames (held up to 3 s)",
+        "enabled": False,
+        "match": {
+            "direction": "up",
+            "message": "call",
+            "action": ["StatusNotification", "MeterValues", "TransactionEvent"],
+        },
+        "fault": {"type": "reorder", "after": 1, "max_hold": "3s"},
+    },
+    {
+        "name": "demo-outage",
+        "description": "the CSMS goes away for 5 s: every session drops, then the reconnect storm",
+        "enabled": False,
+        "fault": {"type": "csms_outage", "duration": "5s"},
+    },
+]
+"""The demo's rules: loaded disabled; the timeline switches them on and off."""
+
+PHASES = ("signal loss", "corrupted frames", "reordering", "CSMS outage")
 
 
 @dataclass
 class DemoSummary:
-    """What the proxy saw during the demo."""
+    """What happened: the verdict of the demo's expectations and what the proxy saw."""
 
+    target: str = "embedded reference CSMS"
     duration: float = 0.0
     chargers: int = 0
     sessions: int = 0
-    flows_completed: int = 0
-    flows_failed: int = 0
     frames_up: int = 0
     frames_down: int = 0
     malformed: int = 0
     schema_violations: int = 0
-    findings: int = 0
-    """What the proxy's CSMS oracle found wrong (the reference CSMS should give none)."""
-    error_findings: int = 0
+    transactions_started: int = 0
+    transactions_ended: int = 0
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    findings: dict[str, int] = field(default_factory=dict)
     rtts: list[float] = field(default_factory=list)
+    result: ScenarioResult | None = None
+    interrupted: bool = False
+    """Stopped (Ctrl-C, or the operator quit the console) before the fleet settled: the
+    verdict is of that moment."""
+
+    @property
+    def verdict(self) -> str:
+        return self.result.verdict if self.result is not None else "error"
 
     def percentile(self, q: float) -> float | None:
         if not self.rtts:
@@ -51,127 +101,263 @@ class DemoSummary:
     def to_json(self) -> dict[str, Any]:
         p50, p99 = self.percentile(0.5), self.percentile(0.99)
         return {
+            "verdict": self.verdict,
+            "interrupted": self.interrupted,
+            "target": self.target,
             "duration_s": round(self.duration, 2),
             "chargers": self.chargers,
             "sessions": self.sessions,
-            "flows_completed": self.flows_completed,
-            "flows_failed": self.flows_failed,
             "frames_up": self.frames_up,
             "frames_down": self.frames_down,
             "malformed": self.malformed,
             "schema_violations": self.schema_violations,
+            "transactions_started": self.transactions_started,
+            "transactions_ended": self.transactions_ended,
+            "phases": self.phases,
             "findings": self.findings,
-            "error_findings": self.error_findings,
             "round_trips": len(self.rtts),
             "rtt_p50_ms": None if p50 is None else round(p50 * 1000, 3),
             "rtt_p99_ms": None if p99 is None else round(p99 * 1000, 3),
+            "expectations": [
+                {"name": e.name, "status": e.status, "summary": e.summary}
+                for e in (self.result.expectations if self.result is not None else [])
+            ],
         }
 
     def render(self) -> str:
+        from ocpp_chaos.scenarios.report import verdict_table
+
         j = self.to_json()
         rows = [
+            ("target", j["target"]),
             ("duration", f"{j['duration_s']} s"),
-            ("chargers", j["chargers"]),
-            ("sessions", j["sessions"]),
-            ("charger flows completed / failed", f"{j['flows_completed']} / {j['flows_failed']}"),
-            ("frames up (charger -> CSMS)", j["frames_up"]),
-            ("frames down (CSMS -> charger)", j["frames_down"]),
+            ("chargers / sessions", f"{j['chargers']} / {j['sessions']}"),
+            ("frames up / down", f"{j['frames_up']} / {j['frames_down']}"),
             ("malformed frames", j["malformed"]),
-            ("schema violations", j["schema_violations"]),
-            ("CSMS oracle findings (errors)", f"{j['findings']} ({j['error_findings']})"),
-            ("round trips", j["round_trips"]),
+            (
+                "transactions started / ended",
+                f"{self.transactions_started} / {self.transactions_ended}",
+            ),
+            ("chaos", ", ".join(f"{p['phase']} @{p['at']}s" for p in self.phases) or "none"),
+            (
+                "CSMS oracle findings",
+                ", ".join(f"{k} {v}" for k, v in self.findings.items()) or "none",
+            ),
             ("round-trip p50 / p99", f"{j['rtt_p50_ms']} ms / {j['rtt_p99_ms']} ms"),
         ]
         width = max(len(k) for k, _ in rows)
-        return "\n".join(["ocpp-chaos demo summary", *(f"  {k:<{width}}  {v}" for k, v in rows)])
+        lines = ["ocpp-chaos demo", *(f"  {k:<{width}}  {v}" for k, v in rows), ""]
+        if self.result is not None:
+            if self.interrupted:
+                lines.append("stopped before the fleet settled: the verdict is of that moment")
+            lines.append(verdict_table([self.result]))
+        return "\n".join(lines)
 
 
 async def run_demo(
+    engine: Engine,
     *,
-    duration: float = 20.0,
-    chargers: int = 4,
+    duration: float = 60.0,
+    chargers: int = 50,
     stop: asyncio.Event | None = None,
-    tape: str | None = None,
+    period: float | None = None,
+    settle: float = 30.0,
 ) -> DemoSummary:
-    """Run the demo for `duration` seconds (or until `stop` is set) and summarise it."""
-    from ocpp_chaos.csms import ReferenceCSMS
-    from ocpp_chaos.testing.chargers import run_charger_flow
+    """Run the demo on a started engine for `duration` seconds (math.inf: until `stop`),
+    then stop the chaos, let the fleet settle and judge. `period`: seconds per chaos phase
+    (default: a whole rotation fits in the duration, at most 15 s a phase)."""
+    from ocpp_chaos.proxy.oracle import KINDS
 
-    summary = DemoSummary(chargers=chargers)
     stop = stop or asyncio.Event()
-    started = time.monotonic()
-    deadline = started + duration
+    summary = DemoSummary(chargers=chargers)
+    if engine.csms is None:
+        from ocpp_chaos.log import redact_text
 
-    def observe(event: FrameRecord | SessionEvent | Finding) -> None:
-        if isinstance(event, Finding):
-            summary.findings += 1
-            summary.error_findings += event.severity == "error"
-            return
+        summary.target = redact_text(engine.proxy.config.upstream)
+    if period is None:
+        period = 15.0 if math.isinf(duration) else max(2.0, min(15.0, duration / len(PHASES)))
+    started = time.monotonic()
+    result = ScenarioResult(
+        name="demo",
+        description="a mixed fleet charging through the proxy while chaos rotates",
+        tags=[],
+        seed=engine.seed,
+        target=summary.target,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        duration_s=0.0,
+        verdict="passed",
+    )
+
+    def observe(event: Any) -> None:
         if isinstance(event, SessionEvent):
-            if event.kind == "session_open":
-                summary.sessions += 1
+            summary.sessions += event.kind == "session_open"
             return
-        if event.opcode not in ("text", "binary"):
+        if not isinstance(event, FrameRecord) or event.opcode not in ("text", "binary"):
             return
         if event.direction.value == "up":
             summary.frames_up += 1
         else:
             summary.frames_down += 1
-        if event.kind == "malformed":
-            summary.malformed += 1
-        if event.schema.valid is False:
-            summary.schema_violations += 1
+        summary.malformed += event.kind == "malformed"
+        summary.schema_violations += event.schema.valid is False
         if event.rtt is not None:
             summary.rtts.append(event.rtt)
 
-    async with ReferenceCSMS(port=0, heartbeat_interval=10) as csms:
-        config = ProxyConfig(
-            upstream=csms.url, listen_port=0, tape=None if tape is None else Path(tape)
-        )
-        async with ProxyServer(config) as proxy:
-            proxy.observers.append(observe)
-            log.info(
-                "demo_started", csms=csms.url, proxy=proxy.url, chargers=chargers, duration=duration
-            )
-
-            async def charger(n: int) -> None:
-                protocol = "1.6" if n % 2 else "2.0.1"
-                charger_id = f"DEMO-{n:03d}"
-                while time.monotonic() < deadline and not stop.is_set():
-                    try:
-                        async with asyncio.timeout(max(1.0, deadline - time.monotonic() + 5)):
-                            await run_charger_flow(
-                                f"{proxy.url}/ocpp",
-                                charger_id,
-                                protocol,
-                                transactions=1,
-                                meter_samples=3,
-                            )
-                        summary.flows_completed += 1
-                    except Exception as exc:
-                        summary.flows_failed += 1
-                        log.warning("demo_flow_failed", charger_id=charger_id, error=repr(exc))
-                        await asyncio.sleep(0.5)
-
-            tasks = [spawn(charger(n), name=f"demo-charger-{n}") for n in range(1, chargers + 1)]
-            progress_every = 5.0
-            next_progress = started + progress_every
-            while not all(t.done() for t in tasks):
-                await asyncio.wait(tasks, timeout=0.5)
-                if stop.is_set():
-                    break
-                if time.monotonic() >= next_progress:
-                    next_progress += progress_every
-                    log.info(
-                        "demo_progress",
-                        elapsed=round(time.monotonic() - started, 1),
-                        sessions=len(proxy.sessions),
-                        flows=summary.flows_completed,
-                        frames_up=summary.frames_up,
-                        frames_down=summary.frames_down,
-                    )
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    engine.proxy.observers.append(observe)
+    # the chargers give up on a CALL after 10 s: a CSMS answers well before
+    engine.proxy.oracle.configure(unanswered=5.0)
+    for rule in DEMO_RULES:
+        engine.add_rule(rule)
+    ids = engine.add_chargers(
+        chargers,
+        protocol="mixed",
+        id_pattern="DEMO-{n:03}",
+        sessions=True,
+        idle_mean=min(10.0, period),
+        charge_seconds=(period, 3 * period),
+        config={
+            "MeterValueSampleInterval": "5",
+            "SampledDataCtrlr.TxUpdatedInterval": "5",
+        },
+        call_timeout=10.0,
+    )
+    log.info("demo_started", proxy=engine.proxy.url, chargers=len(ids), duration=duration)
+    await _booted(engine, ids, stop, timeout=30.0)  # chaos for chargers that are there
+    try:
+        await _chaos(engine, ids, summary, started, duration, period, stop)
+    finally:
+        for rule in DEMO_RULES:
+            with contextlib.suppress(Exception):
+                engine.set_rule(rule["name"], False)
+        engine.clear_faults()
+    summary.interrupted = stop.is_set()
+    await _settle(engine, ids, settle, stop)
     summary.duration = time.monotonic() - started
+    engine.proxy.finish_oracle()  # what is still open past the slow threshold is reported
+    _judge(engine, ids, summary, result)
+    counts = engine.proxy.oracle.counts()
+    summary.findings = {k: counts[k] for k in sorted(counts) if k in KINDS and counts[k]}
+    engine.proxy.observers.remove(observe)
+    result.duration_s = round(summary.duration, 3)
+    summary.result = result
+    log.info("demo_finished", verdict=result.verdict, **{"findings": summary.findings})
     return summary
+
+
+async def _chaos(
+    engine: Engine,
+    ids: list[str],
+    summary: DemoSummary,
+    started: float,
+    duration: float,
+    period: float,
+    stop: asyncio.Event,
+) -> None:
+    """Rotate the phases: each acts for 2/3 of `period`, then a quiet third."""
+    deadline = started + duration
+    active = period * 2 / 3
+    n = 0
+    while not stop.is_set() and deadline - time.monotonic() > period / 3:
+        phase = PHASES[n % len(PHASES)]
+        n += 1
+        at = round(time.monotonic() - started, 1)
+        summary.phases.append({"phase": phase, "at": at})
+        engine.publish("demo", phase=phase)
+        log.info("demo_phase", phase=phase, at=at)
+        rule = None
+        if phase == "signal loss":
+            online = [i for i in ids if engine.chargers[i].connected]
+            if online:
+                engine.fire(
+                    {"type": "signal_loss", "duration": f"{active:.1f}s"},
+                    online,
+                    radius={"percent": 10},
+                )
+        else:
+            rule = {"corrupted frames": "demo-corrupt", "reordering": "demo-reorder"}.get(
+                phase, "demo-outage"
+            )
+            engine.set_rule(rule, True)
+        await _sleep_until(min(deadline, time.monotonic() + active), stop)
+        if rule is not None:
+            engine.set_rule(rule, False)
+        await _sleep_until(min(deadline, time.monotonic() + period - active), stop)
+
+
+async def _sleep_until(when: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(0.0, when - time.monotonic())):
+            await stop.wait()
+
+
+async def _booted(engine: Engine, ids: list[str], stop: asyncio.Event, timeout: float) -> None:
+    """Wait (at most `timeout` s) until nine in ten chargers are accepted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if sum(engine.chargers[i].booted for i in ids) >= 0.9 * len(ids):
+            return
+        await asyncio.sleep(0.1)
+
+
+async def _settle(engine: Engine, ids: list[str], timeout: float, stop: asyncio.Event) -> None:
+    """Give the fleet up to `timeout` s to be back, accepted, with empty queues."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        chargers = [engine.chargers[i] for i in ids]
+        if all(c.booted and c.connected and not len(c.queue) for c in chargers):
+            return
+        await asyncio.sleep(0.25)
+
+
+def _judge(engine: Engine, ids: list[str], summary: DemoSummary, result: ScenarioResult) -> None:
+    chargers = [engine.chargers[i] for i in ids]
+    summary.transactions_started = sum(c.counters.transactions for c in chargers)
+    summary.transactions_ended = sum(c.counters.transactions_ended for c in chargers)
+    oracle = engine.proxy.oracle
+    at = round(summary.duration, 3)
+
+    def expect(name: str, ok: bool, detail: str, evidence: list[dict[str, Any]]) -> None:
+        result.expectations.append(
+            ExpectationResult(name, "end", "passed" if ok else "failed", detail, evidence, at)
+        )
+
+    away = [c.charger_id for c in chargers if not (c.booted and c.connected)]
+    expect(
+        "every charger back online and accepted",
+        not away,
+        f"{len(chargers) - len(away)} of {len(chargers)} accepted",
+        [{"charger": i} for i in away[:20]],
+    )
+    queued = {c.charger_id: len(c.queue) for c in chargers if len(c.queue)}
+    expect(
+        "every transaction message acknowledged",
+        not queued,
+        "queues empty" if not queued else f"{sum(queued.values())} still queued",
+        [{"charger": k, "queued": v} for k, v in list(queued.items())[:20]],
+    )
+    expect(
+        "charging sessions started and ended",
+        summary.transactions_started > 0 and summary.transactions_ended > 0,
+        f"{summary.transactions_started} started, {summary.transactions_ended} ended",
+        [],
+    )
+    unanswered = [
+        *oracle.findings("unanswered_call"),
+        *oracle.findings("malformed_unanswered"),
+        *oracle.findings("unanswered_at_close"),
+    ]
+    expect(
+        "the CSMS answered every CALL",
+        not unanswered,
+        f"{len(unanswered)} unanswered",
+        [f.to_json() for f in unanswered[:20]],
+    )
+    errors = [f for f in oracle.findings() if f.severity == "error"]
+    expect(
+        "no error found by the CSMS oracle",
+        not errors,
+        f"{len(errors)} error findings" if errors else "none",
+        [f.to_json() for f in errors[:20]],
+    )
+    if any(e.status == "failed" for e in result.expectations):
+        result.verdict = "failed"
