@@ -75,6 +75,8 @@ import aiohttp
 import orjson
 from aiohttp import WSMsgType, web
 
+from ocpp_chaos.aio import spawn
+
 PROTOCOL = "ocpp1.6"
 MAX_MSG = 2 * 1024 * 1024
 CONNECT_CONCURRENCY = 64
@@ -239,7 +241,11 @@ def loop_name() -> str:
 
 
 async def child_main(
-    upstream: str, check_schema: bool, malloc_pinned: bool, rules_file: str | None = None
+    upstream: str,
+    check_schema: bool,
+    malloc_pinned: bool,
+    rules_file: str | None = None,
+    engine: bool = False,
 ) -> None:
     """Run a ProxyServer and obey commands on stdin, one per line, one JSON reply each."""
     import cProfile
@@ -260,7 +266,14 @@ async def child_main(
         ProxyConfig(upstream=upstream, listen_port=0, check_schema=check_schema), rules=rules
     )
     await proxy.start()
-    print(json.dumps({"port": proxy.port}), flush=True)
+    api = None
+    if engine:  # as `ocpp-chaos proxy` runs it: the engine and its control API
+        from ocpp_chaos.api.engine import Engine
+        from ocpp_chaos.api.server import ApiServer
+
+        api = ApiServer(Engine(proxy), "127.0.0.1", 0)
+        await api.start()
+    print(json.dumps({"port": proxy.port, "api": api.port if api else None}), flush=True)
     # Commands arrive on a pipe read by the loop itself: no helper thread to skew profiles.
     stdin = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(
@@ -299,6 +312,8 @@ async def child_main(
                 reply = f"unknown command {cmd!r}"
             print(json.dumps({"reply": reply}), flush=True)
     finally:
+        if api is not None:
+            await api.stop()
         await proxy.stop()
 
 
@@ -313,9 +328,12 @@ class ProxyChild:
         check_schema: bool,
         pin_malloc: bool = False,
         rules_file: str | None = None,
+        engine: bool = False,
     ) -> None:
         self.upstream = upstream
         self.rules_file = rules_file
+        self.engine = engine
+        self.api_port: int | None = None
         self.pin_malloc = pin_malloc
         self.use_uvloop = use_uvloop
         self.check_schema = check_schema
@@ -341,12 +359,16 @@ class ProxyChild:
             argv.append("--pin-malloc-proxy")
         if self.rules_file:
             argv += ["--child-rules", self.rules_file]
+        if self.engine:
+            argv.append("--engine")
         self.proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        self.port = int((await self._read())["port"])
+        ready = await self._read()
+        self.port = int(ready["port"])
+        self.api_port = ready.get("api")
 
     async def _read(self, timeout: float = 30.0) -> dict[str, Any]:
         assert self.proc is not None and self.proc.stdout is not None
@@ -672,6 +694,13 @@ def client_session() -> aiohttp.ClientSession:
     )
 
 
+async def drain_events(session: aiohttp.ClientSession, api_port: int) -> None:
+    """Read the engine's event stream as an attached console does."""
+    async with session.ws_connect(f"ws://127.0.0.1:{api_port}/api/events") as ws:
+        async for _msg in ws:
+            pass
+
+
 async def run_load(args: argparse.Namespace, echo: EchoCSMS, use_uvloop: bool) -> LoopReport:
     """Throughput and latency, direct and through a proxy child on the chosen loop."""
     async with client_session() as session:
@@ -680,8 +709,12 @@ async def run_load(args: argparse.Namespace, echo: EchoCSMS, use_uvloop: bool) -
             use_uvloop=use_uvloop,
             check_schema=not args.no_schema,
             pin_malloc=args.pin_malloc_proxy,
+            engine=args.engine,
         )
         await child.start()
+        console = None
+        if child.api_port and not args.no_console:  # a console attached: every event streamed
+            console = spawn(drain_events(session, child.api_port), name="bench-console")
         try:
             info = await child.command("info")
             say(
@@ -712,6 +745,9 @@ async def run_load(args: argparse.Namespace, echo: EchoCSMS, use_uvloop: bool) -
                 await measure_throughput(session, child.url, n, min(s, 3.0), child.pid, "prof")
                 profile = str(await child.command("prof-off"))
         finally:
+            if console is not None:
+                console.cancel()
+                await asyncio.gather(console, return_exceptions=True)
             await child.stop()
     return LoopReport(
         loop=str(info["loop"]),
@@ -738,6 +774,7 @@ async def run_memory(args: argparse.Namespace, echo: EchoCSMS, report: LoopRepor
             use_uvloop=report.loop == "uvloop",
             check_schema=not args.no_schema,
             pin_malloc=args.pin_malloc_proxy,
+            engine=args.engine,
         )
         await child.start()
         try:
@@ -810,6 +847,16 @@ def print_report(
         f"({load_loop} loop). Both compete for the same {info['affinity']} cores, so "
         "proxied figures include that contention."
     )
+    if args.engine:
+        print(
+            "engine: on, as `ocpp-chaos proxy` runs it (control API, recent frames, metrics "
+            "counters), "
+            + (
+                "no console attached"
+                if args.no_console
+                else "a console attached (the parent reads every event of the stream)"
+            )
+        )
     print(
         f"malloc: glibc thresholds pinned in the load generator "
         f"{'(yes)' if info['load_malloc_pinned'] else '(FAILED)'}, in the proxy "
@@ -928,6 +975,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-schema", action="store_true", help="proxy without schema checks")
     p.add_argument(
+        "--engine",
+        action="store_true",
+        help="the proxy as `ocpp-chaos proxy` runs it: with the engine, the control API and "
+        "an event-stream reader (a console attached)",
+    )
+    p.add_argument(
+        "--no-console",
+        action="store_true",
+        help="with --engine: no event-stream reader (`ocpp-chaos proxy --headless`)",
+    )
+    p.add_argument(
         "--pin-malloc-proxy",
         action="store_true",
         help="pin glibc's malloc thresholds in the proxy too (always done in the load generator)",
@@ -1035,7 +1093,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child_proxy:
         with asyncio.Runner(loop_factory=new_loop_factory(args.uvloop)) as runner:
             pinned = pin_malloc() if args.pin_malloc_proxy else False
-            runner.run(child_main(args.child_proxy, not args.no_schema, pinned, args.child_rules))
+            runner.run(
+                child_main(
+                    args.child_proxy, not args.no_schema, pinned, args.child_rules, args.engine
+                )
+            )
         return 0
     with asyncio.Runner(loop_factory=new_loop_factory(args.load_uvloop)) as runner:
         ok = runner.run(parent_main(args))

@@ -37,22 +37,28 @@ class EventStream:
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
+        self._iter: AsyncIterator[dict[str, Any]] | None = None
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._events()
+        if self._iter is None:
+            self._iter = self._events()
+        return self._iter
 
     async def _events(self) -> AsyncIterator[dict[str, Any]]:
         async for msg in self.ws:
             if msg.type == aiohttp.WSMsgType.TEXT:
-                yield orjson.loads(msg.data)
+                for line in msg.data.split("\n"):  # JSON lines: one event each
+                    if line:
+                        yield orjson.loads(line)
             elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
                 return
 
     async def next(self) -> dict[str, Any]:
         """The next event (raises EOFError when the stream has ended)."""
-        async for event in self:
-            return event
-        raise EOFError("the event stream ended")
+        try:
+            return await self.__aiter__().__anext__()
+        except StopAsyncIteration:
+            raise EOFError("the event stream ended") from None
 
     async def close(self) -> None:
         await self.ws.close()

@@ -62,9 +62,17 @@ class Subscription:
     """One reader of the bus: a bounded queue (the oldest events go first when a reader
     falls behind; `dropped` counts them) and an optional filter."""
 
-    def __init__(self, bus: EventBus, flt: Filter | None, maxsize: int) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        flt: Filter | None,
+        maxsize: int,
+        events: frozenset[str] | None = None,
+    ) -> None:
         self._bus = bus
         self.filter = flt
+        self.events = events
+        """Only these event names (None: all)."""
         self.maxsize = maxsize
         self._queue: deque[dict[str, Any]] = deque()
         self._ready = asyncio.Event()
@@ -72,6 +80,8 @@ class Subscription:
         self.closed = False
 
     def put(self, event: dict[str, Any]) -> None:
+        if self.events is not None and event.get("event") not in self.events:
+            return
         if self.filter is not None and not self.filter.matches(event):
             return
         if len(self._queue) >= self.maxsize:
@@ -113,8 +123,13 @@ class EventBus:
     def active(self) -> bool:
         return bool(self._subs)
 
-    def subscribe(self, flt: Filter | None = None, maxsize: int = 10_000) -> Subscription:
-        sub = Subscription(self, flt, maxsize)
+    def subscribe(
+        self,
+        flt: Filter | None = None,
+        maxsize: int = 10_000,
+        events: frozenset[str] | None = None,
+    ) -> Subscription:
+        sub = Subscription(self, flt, maxsize, events)
         self._subs.append(sub)
         return sub
 

@@ -74,7 +74,7 @@ ROUTES: list[tuple[str, str, str, str | None, int, list[tuple[str, str]]]] = [
         "get",
         "/api/events",
         "WebSocket event stream: frames and decisions, sessions, rules, faults, findings, "
-        "scenario progress (one JSON object per message, in order)",
+        "scenario progress (JSON lines: one object per line, a batch per message, in order)",
         None,
         101,
         [

@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 
 import orjson
 import structlog
-from aiohttp import WSMsgType, web
+from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ocpp_chaos.aio import spawn
 from ocpp_chaos.api.commands import fleet_command_adapter
 from ocpp_chaos.api.engine import Engine, EngineError, NotFound
 from ocpp_chaos.api.filters import FilterError, parse_filter
@@ -38,6 +39,9 @@ __all__ = ["DEFAULT_API_PORT", "ApiConfigError", "ApiServer", "is_loopback"]
 log = structlog.get_logger("ocpp_chaos.api")
 
 DEFAULT_API_PORT = 8181
+EVENT_BATCH_S = 0.02
+"""The event stream gathers what comes within this long after an event, and sends it."""
+EVENT_BATCH_MAX = 2_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -352,7 +356,8 @@ class ApiServer:
     # -- the event stream -----------------------------------------------------------------
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        """WebSocket: one JSON event per text message, in order. Query: `filter` (an
+        """WebSocket: events as JSON lines (one object per line, several lines per text
+        message when they come together), in order. Query: `filter` (an
         expression), or `charger`, `direction`, `action`, `type` (comma lists); `events`
         (comma list of event names: frame, session_open, session_closed, finding, rule,
         fault, fleet, scenario)."""
@@ -363,44 +368,46 @@ class ApiServer:
                 terms.append(f"{key}:{q[key]}")
         flt = parse_filter(" ".join(t for t in terms if t))
         wanted = {e for e in q.get("events", "").split(",") if e}
-        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024)
+        # no per-message deflate: compressing every event costs the proxy more than the
+        # bytes it saves on loopback (bench/proxy_overhead.py --engine)
+        ws = web.WebSocketResponse(heartbeat=20, max_msg_size=64 * 1024, compress=False)
         await ws.prepare(request)
         self._streams.add(ws)
-        sub = self.engine.bus.subscribe(flt)
-        await ws.send_str(
-            orjson.dumps({"event": "hello", "t": time.time(), "filter": flt.text}).decode()
-        )
-        reader = asyncio.ensure_future(ws.receive())
+        sub = self.engine.bus.subscribe(flt, events=frozenset(wanted) if wanted else None)
+
+        async def watch() -> None:  # the client's side: it only ever closes
+            async for _msg in ws:
+                pass
+            sub.close()
+
+        watcher = spawn(watch(), name="api-events-reader")
         try:
+            await ws.send_str(
+                orjson.dumps({"event": "hello", "t": time.time(), "filter": flt.text}).decode()
+            )
             while not ws.closed:
-                getter = asyncio.ensure_future(sub.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if reader in done:
-                    getter.cancel()
-                    msg = reader.result()
-                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
-                        break
-                    if msg.type == WSMsgType.ERROR:
-                        break
-                    reader = asyncio.ensure_future(ws.receive())
-                    continue
                 try:
-                    event = getter.result()
+                    first = await sub.get()
                 except EOFError:
                     break
-                batch = [event, *sub.drain()]
+                # One wake-up per batch, not per frame: under load this is what keeps an
+                # attached console cheap for the proxy (bench/proxy_overhead.py --engine).
+                await asyncio.sleep(EVENT_BATCH_S)
+                batch = [first, *sub.drain(EVENT_BATCH_MAX)]
                 dropped, sub.dropped = sub.dropped, 0
                 if dropped:
-                    await ws.send_str(orjson.dumps({"event": "dropped", "count": dropped}).decode())
-                for item in batch:
-                    if wanted and item.get("event") not in wanted:
-                        continue
-                    await ws.send_str(orjson.dumps(item, default=str).decode())
+                    batch.insert(0, {"event": "dropped", "count": dropped})
+                # JSON lines, a batch per message: a WebSocket frame costs the proxy as
+                # much as a relayed one, so one per event would double its work.
+                await ws.send_str(
+                    b"\n".join(orjson.dumps(item, default=str) for item in batch).decode()
+                )
         except ConnectionResetError:
             pass
         finally:
             sub.close()
-            reader.cancel()
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
             self._streams.discard(ws)
             if not ws.closed:
                 await ws.close()

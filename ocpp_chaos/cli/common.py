@@ -15,6 +15,7 @@ __all__ = [
     "ExitStatus",
     "add_api_options",
     "add_logging_options",
+    "add_token_options",
     "api_token",
     "console_log_file",
     "parse_hostport",
@@ -77,21 +78,26 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
         "Anything but loopback needs a token",
     )
     parser.add_argument("--no-api", action="store_true", help="no control API (headless only)")
-    token = parser.add_mutually_exclusive_group()
-    token.add_argument(
-        "--api-token",
-        metavar="TOKEN",
-        help=f"the control API's token (better: --api-token-file or ${TOKEN_ENV})",
-    )
-    token.add_argument(
-        "--api-token-file", type=Path, metavar="FILE", help="read the API token from FILE"
-    )
+    add_token_options(parser)
     parser.add_argument(
         "--log-file",
         type=Path,
         metavar="FILE",
         help="where logs go while the console runs (default: "
         "~/.local/state/ocpp-chaos/console.log)",
+    )
+
+
+def add_token_options(parser: argparse.ArgumentParser, *, note: str = "") -> None:
+    """--api-token / --api-token-file (the environment variable is read too: api_token)."""
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--api-token",
+        metavar="TOKEN",
+        help=f"the control API's token (better: --api-token-file or ${TOKEN_ENV}){note}",
+    )
+    token.add_argument(
+        "--api-token-file", type=Path, metavar="FILE", help="read the API token from FILE"
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from ocpp_chaos.cli.common import TOKEN_ENV, ExitStatus, api_token
+from ocpp_chaos.cli.common import ExitStatus, add_token_options, api_token
 
 HELP = "attach the operator console (a terminal UI) to a running engine's control API"
 DEFAULT_API_URL = "http://127.0.0.1:8181"
@@ -36,15 +36,7 @@ def add_parser(sub: Any) -> None:
         metavar="URL",
         help=f"the engine's control API (default {DEFAULT_API_URL})",
     )
-    token = p.add_mutually_exclusive_group()
-    token.add_argument(
-        "--api-token",
-        metavar="TOKEN",
-        help=f"the control API's token (better: --api-token-file or ${TOKEN_ENV})",
-    )
-    token.add_argument(
-        "--api-token-file", type=Path, metavar="FILE", help="read the API token from FILE"
-    )
+    add_token_options(p)
     p.add_argument(
         "--log-file",
         type=Path,

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from ocpp_chaos.cli.common import (
     TOKEN_ENV,
     ExitStatus,
     add_logging_options,
+    add_token_options,
     api_token,
     parse_hostport,
     run_until_signal,
@@ -53,16 +53,7 @@ def add_parser(sub: Any) -> None:
         metavar="URL",
         help=f"the engine's control API (default {DEFAULT_API_URL})",
     )
-    token = p.add_mutually_exclusive_group()
-    token.add_argument(
-        "--api-token",
-        metavar="TOKEN",
-        help=f"the control API's token (better: --api-token-file or ${TOKEN_ENV}); "
-        "passed to each console through the environment",
-    )
-    token.add_argument(
-        "--api-token-file", type=Path, metavar="FILE", help="read the API token from FILE"
-    )
+    add_token_options(p, note="; passed to each console through the environment")
     p.add_argument(
         "--listen",
         type=parse_hostport,
