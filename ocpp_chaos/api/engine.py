@@ -123,6 +123,11 @@ class EventBus:
     def active(self) -> bool:
         return bool(self._subs)
 
+    @property
+    def readers(self) -> int:
+        """How many subscriptions read the bus now."""
+        return len(self._subs)
+
     def subscribe(
         self,
         flt: Filter | None = None,
@@ -345,7 +350,7 @@ class Engine:
             "findings": dict(sorted(self.proxy.oracle.counts().items())),
             "scenarios_running": sum(r.status == "running" for r in self.scenarios.values()),
             "tape": str(self.proxy.tape.path) if self.proxy.tape is not None else None,
-            "event_subscribers": len(self.bus._subs),
+            "event_subscribers": self.bus.readers,
         }
 
     def sessions(self, flt: str | None = None) -> list[dict[str, Any]]:

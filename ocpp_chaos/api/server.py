@@ -232,7 +232,7 @@ class ApiServer:
             "scenarios_running": float(
                 sum(r.status == "running" for r in engine.scenarios.values())
             ),
-            "event_subscribers": float(len(engine.bus._subs)),
+            "event_subscribers": float(engine.bus.readers),
         }
 
     # -- resources --------------------------------------------------------------------------
