@@ -341,3 +341,29 @@ async def test_a_public_address_needs_a_token() -> None:
                 async with api.events() as stream:
                     assert (await stream.next())["event"] == "hello"
                 assert "ocpp_chaos_sessions" in await api.metrics()
+
+
+async def test_findings_of_a_slow_csms(tmp_path: Path) -> None:
+    """A CSMS slower than the oracle's threshold (0 here: every answer counts): findings by
+    kind and charger, in sessions, and an unknown kind is a 400."""
+    from ocpp_chaos.proxy.oracle import OracleConfig
+
+    engine = await Engine.build(oracle=OracleConfig(slow_threshold=0.0))
+    async with engine, ApiServer(engine, port=0) as server, ApiClient(server.url) as api:
+        ids = await api.add_chargers(2, protocol="1.6")
+        await until(lambda: all(engine.chargers[i].booted for i in ids))
+        await until(lambda: engine.proxy.oracle.counts().get("slow_response", 0) >= 2)
+        found = await api.findings(kind="slow_response")
+        assert found["counts"]["slow_response"] >= 2
+        assert {f["kind"] for f in found["findings"]} == {"slow_response"}
+        assert {f["charger"] for f in found["findings"]} == set(ids)
+        assert found["findings"][0]["spec"] and found["findings"][0]["severity"] == "warning"
+        assert "BootNotification" in found["response_times"]
+        mine = await api.findings(charger=ids[0], limit=1)
+        assert [f["charger"] for f in mine["findings"]] == [ids[0]]
+        detail = await api.session(ids[0])
+        assert detail["findings"] and all(f["charger"] == ids[0] for f in detail["findings"])
+        assert all(s["findings"] >= 1 for s in await api.sessions())
+        with pytest.raises(ApiError) as info:
+            await api.findings(kind="no_such_kind")
+        assert info.value.status == 400 and "no_such_kind" in info.value.message
