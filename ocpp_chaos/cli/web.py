@@ -14,8 +14,11 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -230,18 +233,35 @@ def _web_server_class() -> type[Any]:
     return WebServer
 
 
+_WEB_FONT = re.compile(r"<link[^>]*fonts\.googleapis\.com[^>]*>", re.DOTALL)
+
+
+def offline_templates(folder: Path) -> Path:
+    """textual-serve's page template as installed, without its Google Fonts stylesheet:
+    the console must not make a browser on a test bench or in a field trial call the
+    internet (the terminal falls back to a local monospace font). Written into `folder`."""
+    import textual_serve
+
+    source = Path(textual_serve.__file__).parent / "templates"
+    for page in source.glob("*.html"):
+        (folder / page.name).write_text(_WEB_FONT.sub("", page.read_text()))
+    return folder
+
+
 async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     import structlog
     from aiohttp import web
 
     logger = structlog.get_logger("ocpp_chaos.cli")
     host, port = args.listen
+    templates = tempfile.TemporaryDirectory(prefix="ocpp-chaos-web-")
     server = _web_server_class()(
         console_command(args.api),
         host=host,
         port=port,
         title="ocpp-chaos console",
         public_url=args.public_url,
+        templates_path=offline_templates(Path(templates.name)),
     )
     # textual-serve's own serve() runs its own loop; this runs its app on ours.
     app = await server._make_app()
@@ -277,4 +297,5 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await server.stop_tabs()
     finally:
         await runner.cleanup()
+        templates.cleanup()
     return int(ExitStatus.OK)

@@ -85,9 +85,12 @@ async def test_web_console_shows_a_live_session_and_fires_signal_loss_with_a_key
                 context = await browser.new_context(viewport={"width": 1400, "height": 900})
                 script = hooked_textual_js()
 
+                elsewhere: list[str] = []
+
                 async def route(r: Route) -> None:
                     url = r.request.url
-                    if not is_loopback_url(url):  # e.g. the page's web font
+                    if not is_loopback_url(url):  # the page must ask nothing of the internet
+                        elsewhere.append(url)
                         await r.abort()
                     elif url.split("?", 1)[0].endswith("/static/js/textual.js"):
                         await r.fulfill(body=script, content_type="application/javascript")
@@ -128,4 +131,5 @@ async def test_web_console_shows_a_live_session_and_fires_signal_loss_with_a_key
             finally:
                 await browser.close()
         assert api_token not in web.text()  # nor in a log
+        assert elsewhere == []  # no web font or anything else from the internet
     assert time.monotonic() - started < BROWSER_PART_TIMEOUT
