@@ -522,7 +522,7 @@ margin:4px 0}
 table{border-collapse:collapse;margin:6px 0 12px;min-width:50%}
 th,td{border:1px solid var(--border);padding:4px 8px;text-align:left;vertical-align:top;
 overflow-wrap:anywhere}
-th{background:var(--head);font-weight:600}
+th{background:var(--head);font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .scenario{border:1px solid var(--border);border-left:6px solid var(--err);border-radius:6px;
 padding:12px 16px;margin:20px 0}
