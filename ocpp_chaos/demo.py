@@ -102,6 +102,7 @@ class DemoSummary:
         p50, p99 = self.percentile(0.5), self.percentile(0.99)
         return {
             "verdict": self.verdict,
+            "error": self.result.error if self.result is not None else None,
             "interrupted": self.interrupted,
             "target": self.target,
             "duration_s": round(self.duration, 2),
@@ -147,7 +148,9 @@ class DemoSummary:
         ]
         width = max(len(k) for k, _ in rows)
         lines = ["ocpp-chaos demo", *(f"  {k:<{width}}  {v}" for k, v in rows), ""]
-        if self.result is not None:
+        if self.result is not None and self.result.error:
+            lines.append(f"error: {self.result.error}")
+        elif self.result is not None:
             if self.interrupted:
                 lines.append("stopped before the fleet settled: the verdict is of that moment")
             lines.append(verdict_table([self.result]))
@@ -225,7 +228,17 @@ async def run_demo(
         call_timeout=10.0,
     )
     log.info("demo_started", proxy=engine.proxy.url, chargers=len(ids), duration=duration)
-    await _booted(engine, ids, stop, timeout=30.0)  # chaos for chargers that are there
+    if not await _booted(engine, ids, stop, timeout=30.0):  # chaos for chargers that are there
+        summary.duration = time.monotonic() - started
+        result.verdict = "error"
+        result.error = (
+            f"the CSMS at {summary.target} cannot be reached "
+            f"({engine.proxy.totals['unreachable']} connection attempts failed)"
+        )
+        engine.proxy.observers.remove(observe)
+        summary.result = result
+        log.error("demo_target_unreachable", target=summary.target)
+        return summary
     try:
         await _chaos(engine, ids, summary, started, duration, period, stop)
     finally:
@@ -293,13 +306,18 @@ async def _sleep_until(when: float, stop: asyncio.Event) -> None:
             await stop.wait()
 
 
-async def _booted(engine: Engine, ids: list[str], stop: asyncio.Event, timeout: float) -> None:
-    """Wait (at most `timeout` s) until nine in ten chargers are accepted."""
+async def _booted(engine: Engine, ids: list[str], stop: asyncio.Event, timeout: float) -> bool:
+    """Wait (at most `timeout` s) until nine in ten chargers are accepted. False when the
+    CSMS cannot be reached at all: every charger has failed to get through, none booted."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stop.is_set():
-        if sum(engine.chargers[i].booted for i in ids) >= 0.9 * len(ids):
-            return
+        booted = sum(engine.chargers[i].booted for i in ids)
+        if booted >= 0.9 * len(ids):
+            return True
+        if not booted and engine.proxy.totals["unreachable"] >= len(ids):
+            return False
         await asyncio.sleep(0.1)
+    return True
 
 
 async def _settle(engine: Engine, ids: list[str], timeout: float, stop: asyncio.Event) -> None:

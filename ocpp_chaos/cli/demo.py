@@ -94,6 +94,8 @@ async def _demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
         print(json.dumps({"summary": summary.to_json()}))
     else:
         print(summary.render())
+    if summary.verdict == "error":  # the target could not be reached
+        return int(ExitStatus.CSMS_UNREACHABLE)
     if math.isinf(duration):  # the operator ended it: what it shows is the state then
         return int(ExitStatus.OK)
     return int(ExitStatus.OK if summary.verdict == "passed" else ExitStatus.VERDICT_FAILED)

@@ -64,3 +64,29 @@ async def _demo_command_gives_a_verdict() -> None:
     assert summary["schema_violations"] == 0
     for line in err.splitlines():  # headless logs are JSON
         json.loads(line)
+
+
+async def test_the_demo_says_when_its_target_cannot_be_reached() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code, out, err = await run_cli(
+        "demo",
+        "--headless",
+        "--chargers",
+        "3",
+        "--duration",
+        "10",
+        "--target",
+        f"ws://127.0.0.1:{port}/ocpp",
+        "--api",
+        "127.0.0.1:0",
+        timeout=60,
+    )
+    assert code == 3, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])["summary"]
+    assert summary["verdict"] == "error" and "cannot be reached" in summary["error"]
+    assert summary["phases"] == []  # no chaos against nothing
+    assert any(json.loads(x)["event"] == "demo_target_unreachable" for x in err.splitlines())
